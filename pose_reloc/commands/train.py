@@ -1,0 +1,55 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""``pose-reloc train``: train a model from a preset and write a model bundle."""
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+
+HELP = 'train a relocalization model (apr, mspn, scr, ...) and write a model bundle'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options to ``parser``."""
+    parser.add_argument('--method', required=True,
+                        help='training method: apr, mspn, scr (or another registered one)')
+    parser.add_argument('--config', required=True,
+                        help='preset name under config/train (e.g. posenet-cpu) or a YAML path')
+    parser.add_argument('--data', required=True, type=Path,
+                        help='dataset root (posed folder, multi-scene root, 7-Scenes, ...)')
+    parser.add_argument('--out', required=True, type=Path, help='output bundle directory')
+    parser.add_argument('--set', dest='overrides', action='append', default=[],
+                        metavar='KEY=VALUE',
+                        help='override a preset value, e.g. --set optim.lr=3e-4 (repeatable)')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from the checkpoint in <out>.work/')
+    parser.add_argument('--init', type=Path, default=None, metavar='BUNDLE',
+                        help='initialize from an existing bundle (fine-tune a new scene)')
+    parser.add_argument('--device', default=None,
+                        help='auto, cpu, cuda or cuda:N (default: the preset run.device)')
+
+
+def train_main(method: str, config: str, data: Path, out: Path,
+               overrides: Sequence[str] = (), resume: bool = False,
+               init: Optional[Path] = None, device: Optional[str] = None) -> Path:
+    """Load the preset, apply overrides and run the method's trainer.
+
+    Returns:
+        The written bundle directory.
+    """
+    from pose_reloc.training.config import load_preset
+    from pose_reloc.training.registry import get_trainer
+
+    overrides = list(overrides)
+    if device:
+        overrides.append(f'run.device={device}')
+    cfg = load_preset(config, overrides, method=method)
+    return get_trainer(method)(cfg, Path(data), Path(out), resume=resume, init_bundle=init)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``pose-reloc train``; prints the bundle path."""
+    path = train_main(args.method, args.config, args.data, args.out, args.overrides,
+                      args.resume, args.init, args.device)
+    print(path)
+    return 0

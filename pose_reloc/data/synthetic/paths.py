@@ -1,0 +1,278 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Camera paths through synthetic scenes: smooth trajectories and random views.
+
+A trajectory is a random walk of waypoints through free space, interpolated by a cubic
+spline and resampled at a (smoothly varying) walking speed, so positions and their
+derivatives are continuous. The camera looks roughly along the direction of travel plus a
+smooth look-around (yaw), with smooth pitch and roll, all sums of random low-frequency
+sinusoids, hence continuous orientation too. ``'handheld'`` paths move in a height band
+(1.0-1.8 m by default) in 6 DoF; ``'robot'`` paths keep the camera at its mount height on
+a planar base, without roll.
+
+Every pose is validated: the camera keeps ``wall_margin_m`` from every surface, no
+viewing ray meets a surface closer than ``min_view_distance_m`` and the median depth of
+the view is at least ``min_median_depth_m`` (no views into a wall). A failing trajectory
+is drawn again from the same generator (deterministic), up to ``max_attempts`` times.
+
+Poses are ``T_world_cam`` (camera-to-world, OpenCV optical frame).
+"""
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from pose_reloc.data.synthetic.presets import PathConfig
+from pose_reloc.data.synthetic.raycast import render
+from pose_reloc.data.synthetic.scene import SyntheticScene
+from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.geometry.se3 import make_T
+
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+def look_rotation(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """Camera rotations (OpenCV optical) in a z-up frame from yaw, pitch and roll.
+
+    Args:
+        yaw: (N,) heading of the optical axis about +z, radians (0 = +x).
+        pitch: (N,) elevation of the optical axis, radians (negative looks down).
+        roll: (N,) rotation about the optical axis, radians (positive turns the image
+            clockwise as seen by the camera).
+
+    Returns:
+        (N, 3, 3) rotations ``R_frame_cam`` (columns: camera x right, y down, z forward).
+    """
+    yaw, pitch, roll = (np.atleast_1d(np.asarray(a, np.float64)) for a in (yaw, pitch, roll))
+    fwd = np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], -1)
+    right = np.cross(fwd, _UP)
+    right /= np.linalg.norm(right, axis=-1, keepdims=True)
+    down = np.cross(fwd, right)
+    c, s = np.cos(roll)[:, None], np.sin(roll)[:, None]
+    x = c * right + s * down
+    y = -s * right + c * down
+    return np.stack([x, y, fwd], axis=-1)
+
+
+def mount_transform(cfg: PathConfig) -> np.ndarray:
+    """Camera mounting ``T_base_cam`` (4, 4): base_link (x forward, z up) to optical frame.
+
+    The optical axis looks along base x, tilted down by ``mount_pitch_deg``; the optical
+    centre sits at ``mount_xyz_m`` in base_link.
+    """
+    R0 = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    p = np.radians(cfg.mount_pitch_deg)
+    Ry = np.array([[np.cos(p), 0.0, np.sin(p)], [0.0, 1.0, 0.0], [-np.sin(p), 0.0, np.cos(p)]])
+    return make_T(Ry @ R0, np.asarray(cfg.mount_xyz_m, np.float64))
+
+
+def smooth_noise(rng: np.random.Generator, times_s: np.ndarray, period_s: Tuple[float, float],
+                 amplitude: float, terms: int = 3) -> np.ndarray:
+    """Smooth random signal: a sum of sinusoids with random periods and phases.
+
+    Args:
+        rng: the random generator.
+        times_s: (N,) sample times, seconds.
+        period_s: (low, high) range of the sinusoid periods, seconds.
+        amplitude: peak amplitude of the sum (the terms' amplitudes add up to it).
+        terms: number of sinusoids.
+
+    Returns:
+        (N,) float64 signal in [-amplitude, amplitude].
+    """
+    weights = rng.uniform(0.5, 1.0, terms)
+    weights *= amplitude / weights.sum()
+    periods = rng.uniform(period_s[0], period_s[1], terms)
+    phases = rng.uniform(0.0, 2.0 * np.pi, terms)
+    t = np.asarray(times_s, np.float64)[:, None]
+    return (weights * np.sin(2.0 * np.pi * t / periods + phases)).sum(axis=1)
+
+
+@dataclass
+class PoseCheck:
+    """Validates camera poses against a scene (free space and view distance)."""
+
+    scene: SyntheticScene
+    cfg: PathConfig
+    probe: PinholeCamera
+
+    @classmethod
+    def for_camera(cls, scene: SyntheticScene, cfg: PathConfig,
+                   camera: PinholeCamera) -> 'PoseCheck':
+        """Build a checker probing views with a 32-column version of ``camera``."""
+        w = 32
+        h = max(4, int(round(camera.height * w / camera.width)))
+        return cls(scene, cfg, camera.resized(w, h))
+
+    def ok(self, T_world_cam: np.ndarray) -> bool:
+        """Return True when the pose keeps its margins (see the module docstring)."""
+        p = self.scene.to_layout(T_world_cam[None, :3, 3])
+        if self.scene.clearance(p, walkable=True)[0] < self.cfg.wall_margin_m:
+            return False
+        out = render(self.scene, self.probe, T_world_cam, colour=False)
+        if float(out.distance.min()) < self.cfg.min_view_distance_m:
+            return False
+        depth = out.depth[out.depth > 0]
+        if depth.size < 0.5 * out.depth.size:
+            return False
+        return float(np.median(depth)) >= self.cfg.min_median_depth_m
+
+
+def _free_point(rng, scene: SyntheticScene, cfg: PathConfig, height: float, tries=200):
+    lo, hi = scene.room_lo, scene.room_hi
+    m = cfg.wall_margin_m
+    for _ in range(tries):
+        p = np.array([rng.uniform(lo[0] + m, hi[0] - m), rng.uniform(lo[1] + m, hi[1] - m),
+                      height])
+        if scene.clearance(p[None], walkable=True)[0] >= m + 0.15:
+            return p
+    raise ValueError(f'scene {scene.name}: found no free camera position with margin '
+                     f'{m} m after {tries} tries')
+
+
+def _segment_free(scene, a, b, margin):
+    n = max(2, int(np.linalg.norm(b - a) / 0.1))
+    pts = a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
+    return bool(scene.clearance(pts, walkable=True).min() >= margin)
+
+
+def _waypoints(rng, scene: SyntheticScene, cfg: PathConfig, length_m: float):
+    """Random walk of waypoints through free space (layout xy plus height)."""
+    span = float(min(scene.room_hi[0] - scene.room_lo[0], scene.room_hi[1] - scene.room_lo[1]))
+    step = float(np.clip(0.3 * span, 1.0, 8.0))
+    n = int(np.ceil(length_m / step)) + 3
+    h_lo, h_hi = cfg.height_m
+    pts = [_free_point(rng, scene, cfg, rng.uniform(h_lo, h_hi))]
+    heading = rng.uniform(-np.pi, np.pi)
+    margin = cfg.wall_margin_m + 0.1
+    for _ in range(n - 1):
+        for attempt in range(40):
+            turn = rng.normal(0.0, np.radians(50.0 if attempt < 20 else 120.0))
+            cand_heading = heading + turn
+            z = float(np.clip(pts[-1][2] + rng.normal(0.0, 0.15), h_lo, h_hi))
+            cand = pts[-1] + np.array([step * np.cos(cand_heading),
+                                       step * np.sin(cand_heading), 0.0])
+            cand[2] = z
+            if _segment_free(scene, pts[-1], cand, margin):
+                heading = cand_heading
+                pts.append(cand)
+                break
+        else:
+            heading += np.pi
+            pts.append(pts[-2] if len(pts) > 1 else pts[-1] + 0.01)
+    return np.array(pts)
+
+
+def trajectory(scene: SyntheticScene, cfg: PathConfig, camera: PinholeCamera, n_frames: int,
+               rng: np.random.Generator, max_attempts: int = 60) -> np.ndarray:
+    """Draw one smooth, validated camera trajectory.
+
+    Args:
+        scene: the scene.
+        cfg: path settings (style, height band, speed, fps, margins, ...).
+        camera: the camera (its field of view is used to check the views).
+        n_frames: number of poses (frames at ``cfg.fps``).
+        rng: the random generator (the same state gives the same trajectory).
+        max_attempts: trajectories to draw before giving up.
+
+    Returns:
+        (n_frames, 4, 4) float64 ``T_world_cam``.
+
+    Raises:
+        ValueError: for bad settings, or if no valid trajectory was found.
+    """
+    if n_frames < 1:
+        raise ValueError(f'trajectory: n_frames must be >= 1, got {n_frames}')
+    if cfg.style not in ('handheld', 'robot'):
+        raise ValueError(f'path style must be handheld or robot, got {cfg.style!r}')
+    if cfg.fps <= 0 or cfg.speed_mps <= 0:
+        raise ValueError(f'path fps and speed_mps must be > 0, got {cfg.fps}, {cfg.speed_mps}')
+    check = PoseCheck.for_camera(scene, cfg, camera)
+    times = np.arange(n_frames) / cfg.fps
+    for _attempt in range(max_attempts):
+        poses = _draw_trajectory(scene, cfg, times, rng)
+        if all(check.ok(T) for T in poses):
+            return poses
+    raise ValueError(f'scene {scene.name}: no valid {cfg.style} trajectory of {n_frames} '
+                     f'frames after {max_attempts} attempts (margins too strict for the room?)')
+
+
+def _draw_trajectory(scene, cfg: PathConfig, times, rng):
+    speed = cfg.speed_mps * (1.0 + smooth_noise(rng, times, (4.0, 12.0), 0.3))
+    dist = np.concatenate([[0.0], np.cumsum(speed[1:] * np.diff(times))]) if len(times) > 1 \
+        else np.zeros(1)
+    way = _waypoints(rng, scene, cfg, float(dist[-1]) + 1.0)
+    seg = np.linalg.norm(np.diff(way[:, :2], axis=0), axis=1)
+    keep = np.concatenate([[True], seg > 1e-6])
+    way = way[keep]
+    chord = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(way, axis=0), axis=1))])
+    spline = CubicSpline(chord, way, bc_type='natural')
+    dense_u = np.linspace(0.0, chord[-1], max(200, int(chord[-1] / 0.01)))
+    dense = spline(dense_u)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
+    start = rng.uniform(0.0, max(0.0, arc[-1] - dist[-1] - 0.5)) if arc[-1] > dist[-1] else 0.0
+    u = np.interp(np.minimum(start + dist, arc[-1]), arc, dense_u)
+    pos = spline(u)
+    vel = spline(u, 1)
+    heading = np.unwrap(np.arctan2(vel[:, 1], vel[:, 0]))
+    # Heading changes slowly: low-pass it so that the view does not snap at waypoints.
+    kernel = np.hanning(max(3, int(cfg.fps * 1.5)) | 1)
+    pad = len(kernel) // 2
+    padded = np.concatenate([np.full(pad, heading[0]), heading, np.full(pad, heading[-1])])
+    heading = np.convolve(padded, kernel / kernel.sum(), mode='valid')
+    yaw = heading + smooth_noise(rng, times, (5.0, 15.0), np.radians(cfg.look_around_deg))
+    if cfg.style == 'robot':
+        pos[:, 2] = cfg.mount_xyz_m[2]
+        pitch = np.full(len(times), -np.radians(cfg.mount_pitch_deg))
+        roll = np.zeros(len(times))
+    else:
+        pitch = np.radians(cfg.pitch_deg[0]) + smooth_noise(rng, times, (3.0, 10.0),
+                                                            np.radians(cfg.pitch_deg[1]))
+        roll = smooth_noise(rng, times, (2.0, 6.0), np.radians(cfg.roll_deg))
+        pos[:, 2] = np.clip(pos[:, 2], *cfg.height_m)
+    R_layout_cam = look_rotation(yaw, pitch, roll)
+    T_layout_cam = make_T(R_layout_cam, pos)
+    return scene.T_world_layout @ T_layout_cam
+
+
+def random_views(scene: SyntheticScene, cfg: PathConfig, camera: PinholeCamera, n: int,
+                 rng: np.random.Generator, max_tries: int = 10000) -> np.ndarray:
+    """Independent random camera poses from the distribution of the trajectories.
+
+    Positions are uniform in free space within the height band, headings uniform,
+    pitch and roll within the path settings' ranges; every pose passes the same checks
+    as trajectory poses.
+
+    Args:
+        scene: the scene.
+        cfg: path settings.
+        camera: the camera.
+        n: number of views.
+        rng: the random generator.
+        max_tries: candidate poses to draw before giving up.
+
+    Returns:
+        (n, 4, 4) float64 ``T_world_cam``.
+    """
+    check = PoseCheck.for_camera(scene, cfg, camera)
+    out = []
+    for _ in range(max_tries):
+        if len(out) == n:
+            break
+        if cfg.style == 'robot':
+            height, pitch, roll = cfg.mount_xyz_m[2], -np.radians(cfg.mount_pitch_deg), 0.0
+        else:
+            height = rng.uniform(*cfg.height_m)
+            pitch = np.radians(cfg.pitch_deg[0] + rng.uniform(-1.0, 1.0) * cfg.pitch_deg[1])
+            roll = np.radians(rng.uniform(-1.0, 1.0) * cfg.roll_deg)
+        p = _free_point(rng, scene, cfg, height)
+        R = look_rotation(rng.uniform(-np.pi, np.pi), pitch, roll)[0]
+        T = scene.T_world_layout @ make_T(R, p)
+        if check.ok(T):
+            out.append(T)
+    if len(out) < n:
+        raise ValueError(f'scene {scene.name}: only {len(out)} of {n} random views passed the '
+                         f'checks in {max_tries} tries')
+    return np.array(out)

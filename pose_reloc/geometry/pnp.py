@@ -1,0 +1,325 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Camera pose from 2D-3D correspondences: OpenCV PnP inside RANSAC, LM refinement, covariance.
+
+``solve_pnp_ransac`` is the geometric half of scene coordinate regression: given world points
+(predicted scene coordinates) and the pixels that observed them, it returns ``T_world_cam``
+(camera-to-world, OpenCV optical frame), the inlier set and a 6x6 covariance in the ROS
+``PoseWithCovariance`` convention, or a failure with a reason, never a garbage pose.
+
+Pipeline:
+
+1. Pixels of a distorted camera (``plumb_bob`` / ``equidistant``) are mapped to the pixels of
+   the ideal pinhole camera with the same ``K`` (``PinholeCamera.undistort_points``); all later
+   steps work in those ideal pixels with zero distortion.
+2. Hypotheses: ``cv2.solvePnPRansac`` either with the classic RANSAC and a minimal / non-minimal
+   solver (``flags=SOLVEPNP_*``), or with one of OpenCV's USAC flavours (``flags=USAC_*``; USAC
+   fixes its own minimal solver, P3P, so ``solver`` does not apply to it).
+3. Inliers are recomputed by our own residual (reprojection error below the threshold AND the
+   point in front of the camera), then ``cv2.solvePnPRefineLM`` refines the pose on the inliers;
+   inliers are recomputed under the refined pose and the refinement repeated once if they
+   changed.
+4. Thresholds: too few inliers or too low an inlier ratio give ``ok=False`` with a reason.
+
+Covariance derivation (Gauss-Newton on the inliers). Parameterize a perturbation of the
+estimate in the ROS convention: camera centre ``p' = p + dp`` (world frame, metres) and rotation
+``R_world_cam' = exp([dtheta]_x) R_world_cam`` (small-angle vector about the fixed world axes,
+radians); the 6-vector is ``delta = (dp, dtheta)``, order ``(x, y, z, rot_x, rot_y, rot_z)``.
+A world point ``X`` maps to the camera as ``x_c = R_world_cam'^T (X - p')``; to first order,
+with ``v = X - p`` and ``R = R_world_cam``::
+
+    d x_c / d dp     = -R^T
+    d x_c / d dtheta =  R^T [v]_x        (since exp(-[dtheta]_x) v ~ v + v x dtheta)
+
+and the pinhole projection ``u = fx X/Z + cx, v = fy Y/Z + cy`` has ``d(u, v)/d x_c =
+[[fx/Z, 0, -fx X/Z^2], [0, fy/Z, -fy Y/Z^2]]``. Stacking the 2x6 blocks of all ``n`` inliers
+gives ``J (2n, 6)``; with residuals ``r`` (pixels) the Gauss-Newton covariance of the
+least-squares estimate is ``sigma^2 (J^T J)^-1`` with ``sigma^2 = |r|^2 / (2n - 6)`` (floored at
+``cfg.min_sigma_px^2``: inlier residuals are truncated at the threshold, and a perfect fit must
+not claim zero uncertainty). Because the Jacobian is taken directly with respect to the ROS
+parameters, no change of variables from OpenCV's ``(rvec, tvec)`` (world-to-camera) is needed.
+Units: m^2, rad^2, m*rad off-diagonal. A test checks it against Monte-Carlo scatter.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+#: solver name -> OpenCV ``SOLVEPNP_*`` flag (used by the classic RANSAC).
+SOLVERS = {
+    'iterative': cv2.SOLVEPNP_ITERATIVE,
+    'epnp': cv2.SOLVEPNP_EPNP,
+    'p3p': cv2.SOLVEPNP_P3P,
+    'ap3p': cv2.SOLVEPNP_AP3P,
+    'sqpnp': cv2.SOLVEPNP_SQPNP,
+}
+
+#: RANSAC flavour name -> OpenCV ``USAC_*`` flag, or ``None`` for the classic RANSAC.
+RANSAC_FLAVOURS = {
+    'ransac': None,
+    'usac_default': cv2.USAC_DEFAULT,
+    'usac_fast': cv2.USAC_FAST,
+    'usac_accurate': cv2.USAC_ACCURATE,
+    'usac_parallel': cv2.USAC_PARALLEL,
+    'usac_prosac': cv2.USAC_PROSAC,
+    'usac_magsac': cv2.USAC_MAGSAC,
+}
+
+#: Failure reasons reported in ``PnPResult.failure``.
+FAILURES = ('too_few_points', 'ransac_failed', 'too_few_inliers', 'low_inlier_ratio',
+            'degenerate')
+
+
+@dataclass(frozen=True)
+class PnPConfig:
+    """Settings of ``solve_pnp_ransac``.
+
+    Attributes:
+        solver: minimal / non-minimal solver of the classic RANSAC, a key of ``SOLVERS``.
+        ransac: RANSAC flavour, a key of ``RANSAC_FLAVOURS`` (``'ransac'`` = classic).
+        reprojection_threshold_px: inlier threshold in pixels of the ideal pinhole camera.
+        iterations: maximum RANSAC iterations.
+        confidence: RANSAC stopping confidence in (0, 1).
+        min_inliers: fewer inliers than this -> failure ``too_few_inliers``.
+        min_inlier_ratio: inlier ratio below this -> failure ``low_inlier_ratio``.
+        refine: Levenberg-Marquardt refinement on the inliers (``cv2.solvePnPRefineLM``).
+        min_sigma_px: floor of the residual standard deviation used for the covariance.
+        seed: seed of OpenCV's RNG before each call (classic RANSAC uses the global
+            ``cv::theRNG``), ``None`` leaves it alone.
+
+    The default, USAC-MAGSAC (``solver`` then only names the classic-RANSAC fallback choice,
+    AP3P, the best classic solver), was picked with ``benchmarks/bench_pnp.py``: equal accuracy
+    at 30-50% outliers, the lowest p95 error and 100% success at 70-85% outliers where classic
+    RANSAC with EPnP / SQPnP fails within 1000 iterations, at about 10 ms for 300 points; see
+    ``docs/results/scr.md``.
+    """
+
+    solver: str = 'ap3p'
+    ransac: str = 'usac_magsac'
+    reprojection_threshold_px: float = 4.0
+    iterations: int = 1000
+    confidence: float = 0.999
+    min_inliers: int = 12
+    min_inlier_ratio: float = 0.05
+    refine: bool = True
+    min_sigma_px: float = 0.1
+    seed: Optional[int] = 0
+
+    def __post_init__(self):
+        """Validate the settings (raises ``ValueError`` naming the field)."""
+        if self.solver not in SOLVERS:
+            raise ValueError(f'PnPConfig.solver={self.solver!r}; expected one of '
+                             f'{sorted(SOLVERS)}')
+        if self.ransac not in RANSAC_FLAVOURS:
+            raise ValueError(f'PnPConfig.ransac={self.ransac!r}; expected one of '
+                             f'{sorted(RANSAC_FLAVOURS)}')
+        if not self.reprojection_threshold_px > 0:
+            raise ValueError('PnPConfig.reprojection_threshold_px must be > 0, got '
+                             f'{self.reprojection_threshold_px}')
+        if self.iterations < 1:
+            raise ValueError(f'PnPConfig.iterations must be >= 1, got {self.iterations}')
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f'PnPConfig.confidence must be in (0, 1), got {self.confidence}')
+        if self.min_inliers < 4:
+            raise ValueError(f'PnPConfig.min_inliers must be >= 4, got {self.min_inliers}')
+        if not 0.0 <= self.min_inlier_ratio <= 1.0:
+            raise ValueError('PnPConfig.min_inlier_ratio must be in [0, 1], got '
+                             f'{self.min_inlier_ratio}')
+        if self.min_sigma_px < 0:
+            raise ValueError(f'PnPConfig.min_sigma_px must be >= 0, got {self.min_sigma_px}')
+
+
+@dataclass(frozen=True)
+class PnPResult:
+    """Outcome of ``solve_pnp_ransac``.
+
+    Attributes:
+        ok: True when a pose passed all thresholds.
+        T_world_cam: (4, 4) float64 camera-to-world pose, ``None`` when not ok.
+        covariance: (6, 6) float64, order (x, y, z, rot_x, rot_y, rot_z), world frame,
+            m^2 / rad^2; ``None`` when not ok.
+        inliers: (N,) bool inlier mask over the input correspondences (all False when RANSAC
+            found nothing).
+        inlier_count: number of inliers.
+        inlier_ratio: ``inlier_count / N`` (0 for empty input).
+        reprojection_error_px: RMS reprojection error of the inliers in ideal pixels (NaN when
+            there is no pose hypothesis).
+        failure: ``None`` when ok, else one of ``FAILURES``.
+    """
+
+    ok: bool
+    T_world_cam: Optional[np.ndarray]
+    covariance: Optional[np.ndarray]
+    inliers: np.ndarray
+    inlier_count: int
+    inlier_ratio: float
+    reprojection_error_px: float
+    failure: Optional[str]
+
+
+def _check_inputs(points_world_n3, uv_n2) -> Tuple[np.ndarray, np.ndarray]:
+    points = np.asarray(points_world_n3, dtype=np.float64)
+    uv = np.asarray(uv_n2, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f'points_world_n3 must have shape (N, 3), got {points.shape}')
+    if uv.ndim != 2 or uv.shape[1] != 2:
+        raise ValueError(f'uv_n2 must have shape (N, 2), got {uv.shape}')
+    if len(points) != len(uv):
+        raise ValueError(f'points_world_n3 has {len(points)} rows but uv_n2 has {len(uv)}')
+    bad = ~(np.isfinite(points).all(axis=1) & np.isfinite(uv).all(axis=1))
+    if bad.any():
+        raise ValueError(f'{int(bad.sum())} of {len(points)} correspondences are not finite '
+                         f'(first at row {int(np.flatnonzero(bad)[0])}); filter them first')
+    return np.ascontiguousarray(points), np.ascontiguousarray(uv)
+
+
+def _residuals(points, uv, K, rvec, tvec) -> Tuple[np.ndarray, np.ndarray]:
+    """Reprojection error norms (N,) px and in-front flags (N,) of a world-to-camera pose."""
+    R_cam_world, _ = cv2.Rodrigues(rvec)
+    points_cam = points @ R_cam_world.T + tvec.reshape(1, 3)
+    z = points_cam[:, 2]
+    in_front = z > 1e-9
+    z_safe = np.where(in_front, z, 1.0)
+    u = K[0, 0] * points_cam[:, 0] / z_safe + K[0, 1] * points_cam[:, 1] / z_safe + K[0, 2]
+    v = K[1, 1] * points_cam[:, 1] / z_safe + K[1, 2]
+    err = np.hypot(u - uv[:, 0], v - uv[:, 1])
+    err[~in_front] = np.inf
+    return err, in_front
+
+
+def pose_jacobian(points_world_n3: np.ndarray, T_world_cam: np.ndarray,
+                  K: np.ndarray) -> np.ndarray:
+    """Jacobian of the pixel projections w.r.t. the ROS pose perturbation.
+
+    Args:
+        points_world_n3: (N, 3) float64 world points, metres.
+        T_world_cam: (4, 4) float64 camera-to-world pose.
+        K: (3, 3) intrinsic matrix of the ideal pinhole camera (skew ignored).
+
+    Returns:
+        (2N, 6) float64: rows (u_0, v_0, u_1, ...), columns (x, y, z, rot_x, rot_y, rot_z) of a
+        world-frame translation of the camera centre and a small rotation about the fixed world
+        axes (see the module docstring), pixels per metre / per radian.
+    """
+    R_world_cam = T_world_cam[:3, :3]
+    v_n3 = points_world_n3 - T_world_cam[:3, 3]
+    points_cam = v_n3 @ R_world_cam
+    x, y, z = points_cam[:, 0], points_cam[:, 1], points_cam[:, 2]
+    fx, fy = K[0, 0], K[1, 1]
+    d_proj = np.zeros((len(points_cam), 2, 3))
+    d_proj[:, 0, 0] = fx / z
+    d_proj[:, 0, 2] = -fx * x / z ** 2
+    d_proj[:, 1, 1] = fy / z
+    d_proj[:, 1, 2] = -fy * y / z ** 2
+    skew = np.zeros((len(v_n3), 3, 3))
+    skew[:, 0, 1], skew[:, 0, 2] = -v_n3[:, 2], v_n3[:, 1]
+    skew[:, 1, 0], skew[:, 1, 2] = v_n3[:, 2], -v_n3[:, 0]
+    skew[:, 2, 0], skew[:, 2, 1] = -v_n3[:, 1], v_n3[:, 0]
+    d_cam = np.concatenate([np.broadcast_to(-R_world_cam.T, skew.shape),
+                            np.einsum('ij,njk->nik', R_world_cam.T, skew)], axis=2)
+    return np.einsum('nij,njk->nik', d_proj, d_cam).reshape(-1, 6)
+
+
+def _covariance(points, uv, K, T_world_cam, rvec, tvec, min_sigma_px) -> Optional[np.ndarray]:
+    J = pose_jacobian(points, T_world_cam, K)
+    R_cam_world, _ = cv2.Rodrigues(rvec)
+    projected = (points @ R_cam_world.T + tvec.reshape(1, 3)) @ K.T
+    residual = projected[:, :2] / projected[:, 2:3] - uv
+    dof = max(J.shape[0] - 6, 1)
+    sigma2 = max(float(np.sum(residual ** 2)) / dof, min_sigma_px ** 2)
+    JtJ = J.T @ J
+    if not np.all(np.isfinite(JtJ)) or np.linalg.cond(JtJ) > 1e14:
+        return None
+    covariance = sigma2 * np.linalg.inv(JtJ)
+    return 0.5 * (covariance + covariance.T)
+
+
+def _failure(n: int, reason: str, inliers=None, error=float('nan')) -> PnPResult:
+    mask = np.zeros(n, dtype=bool) if inliers is None else inliers
+    count = int(mask.sum())
+    return PnPResult(ok=False, T_world_cam=None, covariance=None, inliers=mask,
+                     inlier_count=count, inlier_ratio=count / n if n else 0.0,
+                     reprojection_error_px=error, failure=reason)
+
+
+def _ransac(points, uv, K, cfg: PnPConfig):
+    flavour = RANSAC_FLAVOURS[cfg.ransac]
+    if cfg.seed is not None:
+        cv2.setRNGSeed(int(cfg.seed))
+    flags = SOLVERS[cfg.solver] if flavour is None else flavour
+    try:
+        ok, rvec, tvec, _ = cv2.solvePnPRansac(
+            points, uv, K, None, iterationsCount=int(cfg.iterations),
+            reprojectionError=float(cfg.reprojection_threshold_px),
+            confidence=float(cfg.confidence), flags=flags)
+    except cv2.error:
+        return None
+    if not ok or rvec is None or not np.all(np.isfinite(rvec)) or not np.all(np.isfinite(tvec)):
+        return None
+    return rvec.reshape(3, 1).astype(np.float64), tvec.reshape(3, 1).astype(np.float64)
+
+
+def solve_pnp_ransac(points_world_n3: np.ndarray, uv_n2: np.ndarray, camera,
+                     cfg: PnPConfig = PnPConfig()) -> PnPResult:
+    """Estimate ``T_world_cam`` from 2D-3D correspondences with outliers.
+
+    Args:
+        points_world_n3: (N, 3) float world points, metres (all finite).
+        uv_n2: (N, 2) float pixel coordinates in ``camera`` (distorted pixels when the camera
+            has distortion; pixel centres at integer coordinates, OpenCV convention).
+        camera: ``pose_reloc.geometry.camera.PinholeCamera`` that took the pixels.
+        cfg: ``PnPConfig``.
+
+    Returns:
+        ``PnPResult``; ``ok=False`` with ``failure`` set (and no pose) when the correspondences
+        do not support a pose under ``cfg``'s thresholds.
+
+    Raises:
+        ValueError: on wrong shapes or non-finite values.
+    """
+    points, uv = _check_inputs(points_world_n3, uv_n2)
+    n = len(points)
+    if n < max(4, cfg.min_inliers):
+        return _failure(n, 'too_few_points')
+    if camera.is_distorted:
+        uv = camera.undistort_points(uv).reshape(-1, 2)
+    K = np.asarray(camera.K, dtype=np.float64)
+
+    hypothesis = _ransac(points, uv, K, cfg)
+    if hypothesis is None:
+        return _failure(n, 'ransac_failed')
+    rvec, tvec = hypothesis
+    err, _ = _residuals(points, uv, K, rvec, tvec)
+    inliers = err < cfg.reprojection_threshold_px
+    if cfg.refine:
+        for _ in range(2):
+            if inliers.sum() < 4:
+                break
+            rvec, tvec = cv2.solvePnPRefineLM(
+                points[inliers], uv[inliers], K, None, rvec.copy(), tvec.copy(),
+                criteria=(cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 30, 1e-10))
+            err, _ = _residuals(points, uv, K, rvec, tvec)
+            refined = err < cfg.reprojection_threshold_px
+            if np.array_equal(refined, inliers):
+                break
+            inliers = refined
+    count = int(inliers.sum())
+    rms = float(np.sqrt(np.mean(err[inliers] ** 2))) if count else float('nan')
+    if count < cfg.min_inliers:
+        return _failure(n, 'too_few_inliers', inliers, rms)
+    if count / n < cfg.min_inlier_ratio:
+        return _failure(n, 'low_inlier_ratio', inliers, rms)
+
+    R_cam_world, _ = cv2.Rodrigues(rvec)
+    T_world_cam = np.eye(4)
+    T_world_cam[:3, :3] = R_cam_world.T
+    T_world_cam[:3, 3] = -R_cam_world.T @ tvec.ravel()
+    covariance = _covariance(points[inliers], uv[inliers], K, T_world_cam, rvec, tvec,
+                             cfg.min_sigma_px)
+    if covariance is None:
+        return _failure(n, 'degenerate', inliers, rms)
+    return PnPResult(ok=True, T_world_cam=T_world_cam, covariance=covariance, inliers=inliers,
+                     inlier_count=count, inlier_ratio=count / n, reprojection_error_px=rms,
+                     failure=None)

@@ -1,0 +1,206 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Localizer for absolute pose regression bundles (``apr`` and ``mspn``).
+
+The image is resized and centre-cropped as in training, normalized with the bundle's
+mean/std, and regressed in one forward pass. The covariance comes from MC dropout
+(Bayesian PoseNet): the encoder runs once, the dropout + heads ``mc_samples`` times, and
+the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2). MSPN picks the head of
+the predicted scene (``confidence`` = its softmax probability) unless a scene is given.
+"""
+
+from pathlib import Path
+import time
+from typing import Any, Dict, List, Optional, Union
+
+import cv2
+import numpy as np
+import torch
+
+from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.geometry.se3 import T_from_pos_quat
+from pose_reloc.inference import register_localizer
+from pose_reloc.inference.base import PoseEstimate
+from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
+from pose_reloc.models.losses import to_quat
+from pose_reloc.models.mspn import MultiScenePoseNet
+
+ARCHITECTURES = {
+    'apr': {PoseRegressor.NAME: PoseRegressor},
+    'mspn': {MultiScenePoseNet.NAME: MultiScenePoseNet},
+}
+
+
+def build_model_from_bundle(bundle_path: Union[str, Path], device: str = 'cpu'):
+    """Read an APR/MSPN bundle and return ``(config, model)`` in eval mode on ``device``.
+
+    Raises:
+        BundleError: for pickle files, other methods/architectures or tensor mismatches.
+    """
+    config, state = read_bundle(bundle_path, methods=tuple(ARCHITECTURES))
+    classes = ARCHITECTURES[config['method']]
+    name = config['architecture']['name']
+    if name not in classes:
+        raise BundleError(f'bundle {bundle_path}: method {config["method"]!r} expects '
+                          f'architecture {sorted(classes)}, got {name!r}')
+    try:
+        model = classes[name].from_architecture(config['architecture'])
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f'bundle {bundle_path}: cannot rebuild {name} from '
+                          f'{config["architecture"]}: {exc}') from exc
+    load_state_strict(model, state, bundle_path)
+    return config, model.to(device).eval()
+
+
+class APRLocalizer:
+    """Absolute pose regression localizer (PoseNet/MapNet and Multi-Scene PoseNet).
+
+    Args:
+        bundle_path: an ``apr`` or ``mspn`` bundle.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        mc_samples: MC-dropout samples for the covariance (default: the bundle's;
+            0 = no covariance).
+        covariance_scale: multiply the MC-dropout covariance by this (calibration).
+        seed: seed of the MC-dropout masks (repeatable covariances).
+    """
+
+    def __init__(self, bundle_path: Union[str, Path], device: str = 'auto',
+                 mc_samples: Optional[int] = None, covariance_scale: float = 1.0,
+                 seed: int = 0):
+        from pose_reloc.training.loop import pick_device
+        self.bundle_path = Path(bundle_path)
+        self.device = pick_device(device)
+        self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
+        self.method: str = self.config['method']
+        entries = self.config['scenes']
+        if not entries:
+            raise BundleError(f'bundle {bundle_path} lists no scenes')
+        self.scenes: List[str] = [e['name'] for e in entries]
+        self.camera: Optional[PinholeCamera] = camera_from_ros_yaml(entries[0]['camera']) \
+            if entries[0].get('camera') else None
+        self._t_mean = torch.tensor([e['translation_mean'] for e in entries],
+                                    dtype=torch.float32, device=self.device)
+        self._t_scale = torch.tensor([e['translation_scale'] for e in entries],
+                                     dtype=torch.float32, device=self.device)
+        inp = self.config['input']
+        self.input_hw = (int(inp['height']), int(inp['width']))
+        self.resize = int(inp.get('resize', 0))
+        self._mean = torch.tensor(inp['mean'], device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(inp['std'], device=self.device).view(1, 3, 1, 1)
+        default_mc = int(self.config.get('uncertainty', {}).get('mc_samples', 0))
+        self.mc_samples = default_mc if mc_samples is None else int(mc_samples)
+        if self.mc_samples < 0 or self.mc_samples == 1:
+            raise ValueError(f'mc_samples must be 0 or >= 2, got {self.mc_samples}')
+        self.covariance_scale = float(covariance_scale)
+        self._generator = torch.Generator(device='cpu').manual_seed(seed)
+
+    def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
+        """Resize + centre crop + normalize one image to ``(1, 3, h, w)`` on the device.
+
+        Raises:
+            ValueError: if the image is not ``(H, W, 3) uint8``.
+        """
+        image = np.asarray(image_rgb_hw3)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got shape {image.shape} '
+                             f'dtype {image.dtype}')
+        h, w = self.input_hw
+        if self.resize > 0:
+            scale = self.resize / min(image.shape[:2])
+            rh = max(int(round(image.shape[0] * scale)), h)
+            rw = max(int(round(image.shape[1] * scale)), w)
+        else:
+            rh, rw = h, w
+        if (rh, rw) != image.shape[:2]:
+            interp = cv2.INTER_AREA if rh < image.shape[0] else cv2.INTER_LINEAR
+            image = cv2.resize(image, (rw, rh), interpolation=interp)
+        y0, x0 = (rh - h) // 2, (rw - w) // 2
+        image = np.ascontiguousarray(image[y0:y0 + h, x0:x0 + w])
+        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        return (x - self._mean) / self._std
+
+    def _scene_index(self, scene: Optional[str]) -> Optional[int]:
+        if scene is None:
+            return None
+        if scene not in self.scenes:
+            raise ValueError(f'scene {scene!r} is unknown to bundle {self.bundle_path} '
+                             f'(it knows {self.scenes})')
+        return self.scenes.index(scene)
+
+    def _heads(self, features: torch.Tensor, scene_idx: Optional[int]) -> Dict[str, Any]:
+        if self.method == 'mspn':
+            ids = None if scene_idx is None else torch.full(
+                (features.shape[0],), scene_idx, dtype=torch.long, device=self.device)
+            return self.model.heads(features, ids)
+        out = self.model.heads(features)
+        out['scene_ids'] = torch.zeros(features.shape[0], dtype=torch.long, device=self.device)
+        return out
+
+    def _to_world(self, out: Dict[str, torch.Tensor], ids: torch.Tensor):
+        t = out['t'] * self._t_scale[ids, None] + self._t_mean[ids]
+        return t.double().cpu().numpy(), to_quat(out['rot']).double().cpu().numpy()
+
+    @torch.no_grad()
+    def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
+                 scene: Optional[str] = None) -> PoseEstimate:
+        """Regress ``T_world_cam`` of one image (see the class docstring).
+
+        Args:
+            image_rgb_hw3: ``(H, W, 3) uint8`` RGB.
+            camera: unused by APR (it learned the training camera); accepted for the
+                protocol.
+            scene: oracle scene name (MSPN head), or None.
+        """
+        t0 = time.perf_counter()
+        scene_idx = self._scene_index(scene)
+        x = self.preprocess(image_rgb_hw3)
+        t1 = time.perf_counter()
+        self.model.eval()
+        features = self.model.features(x)
+        out = self._heads(features, scene_idx)
+        ids = out['scene_ids']
+        idx = int(ids[0])
+        t_world, q_world = self._to_world(out, ids)
+        extras: Dict[str, Any] = {}
+        confidence = 1.0
+        if 'logits' in out:
+            probs = torch.softmax(out['logits'], dim=1)[0]
+            confidence = float(probs[idx])
+            extras['scene_probability'] = confidence
+            extras['scene_index'] = idx
+        t2 = time.perf_counter()
+        covariance = None
+        if self.mc_samples >= 2:
+            covariance, t_world, q_world = self._mc_dropout(features, idx)
+            extras['mc_samples'] = self.mc_samples
+        t3 = time.perf_counter()
+        T = T_from_pos_quat(t_world[0], q_world[0])
+        timings = {'preprocess': (t1 - t0) * 1e3, 'network': (t2 - t1) * 1e3,
+                   'mc_dropout': (t3 - t2) * 1e3, 'total': (t3 - t0) * 1e3}
+        return PoseEstimate(ok=True, T_world_cam=T, covariance=covariance,
+                            confidence=confidence, scene=self.scenes[idx], failure=None,
+                            timings_ms=timings, extras=extras)
+
+    def _mc_dropout(self, features: torch.Tensor, idx: int):
+        enable_mc_dropout(self.model)
+        state = torch.get_rng_state()
+        torch.manual_seed(int(torch.randint(0, 2 ** 31 - 1, (), generator=self._generator)))
+        try:
+            batch = features.expand(self.mc_samples, -1)
+            out = self._heads(batch, idx)
+            t, q = self._to_world(out, torch.full((self.mc_samples,), idx, dtype=torch.long,
+                                                  device=self.device))
+        finally:
+            torch.set_rng_state(state)
+            self.model.eval()
+        stats = pose_mean_and_covariance(t, q)
+        return stats['covariance'] * self.covariance_scale, stats['t'][None], stats['q'][None]
+
+
+def _factory(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):
+    return APRLocalizer(bundle_path, device=device, **options)
+
+
+register_localizer('apr', _factory)
+register_localizer('mspn', _factory)

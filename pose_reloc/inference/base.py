@@ -1,0 +1,64 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""What every localizer returns and the protocol it follows."""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from pose_reloc.geometry.camera import PinholeCamera
+
+
+@dataclass
+class PoseEstimate:
+    """One localization result.
+
+    Attributes:
+        ok: True if a pose was estimated (``T_world_cam`` is set and finite).
+        T_world_cam: (4, 4) float64 camera-to-world pose, OpenCV optical camera frame,
+            or None when ``ok`` is False.
+        covariance: (6, 6) float64 covariance in ROS order ``(x, y, z, rot_x, rot_y,
+            rot_z)`` (m^2, rad^2; rotation about the fixed world axes), or None.
+        confidence: in [0, 1], higher is better (method specific; e.g. the scene
+            classifier's probability for MSPN or the inlier ratio for SCR).
+        scene: name of the scene the pose is expressed in, if known.
+        failure: short reason when ``ok`` is False (e.g. ``'too few inliers'``).
+        timings_ms: named stage durations in milliseconds (``total``, ``network``,
+            ``pnp``, ...).
+        extras: method-specific scalars (``scene_probability``, ``inlier_ratio``, ...).
+    """
+
+    ok: bool
+    T_world_cam: Optional[np.ndarray] = None
+    covariance: Optional[np.ndarray] = None
+    confidence: float = 0.0
+    scene: Optional[str] = None
+    failure: Optional[str] = None
+    timings_ms: Dict[str, float] = field(default_factory=dict)
+    extras: Dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Localizer(Protocol):
+    """A trained model that turns one image into a pose.
+
+    Attributes:
+        method: the bundle's method (``apr``, ``mspn``, ``scr``).
+        scenes: names of the scenes the model knows, in bundle order.
+        camera: the training intrinsics (at the original image resolution), or None.
+    """
+
+    method: str
+    scenes: List[str]
+    camera: Optional[PinholeCamera]
+
+    def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
+                 scene: Optional[str] = None) -> PoseEstimate:
+        """Estimate ``T_world_cam`` of one ``(H, W, 3) uint8`` RGB image.
+
+        Args:
+            image_rgb_hw3: the image.
+            camera: its intrinsics if they differ from the training camera.
+            scene: an oracle scene name (multi-scene models), or None to predict it.
+        """

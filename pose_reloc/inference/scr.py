@@ -1,0 +1,152 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Scene coordinate regression localizer: SCRNet + PnP-RANSAC + LM refinement.
+
+``SCRLocalizer.localize`` resizes the image so that its shorter side matches the training
+resolution (aspect kept, sides rounded to multiples of 8) and scales the camera with it
+(``PinholeCamera.resized``, pixel-centre aware), predicts scene coordinates at the centres of
+the stride-8 cells (``models.scr.cell_centres``: pixel ``8j + 3.5``), and solves the pose
+with ``geometry.pnp.solve_pnp_ransac`` in that resized camera (distortion is kept: the
+resized camera has the same coefficients and the cell centres are undistorted before PnP).
+The pose, covariance, inliers and the stage timings go into a ``PoseEstimate``; when PnP
+falls below the thresholds the estimate has ``ok=False`` and the PnP failure reason.
+"""
+
+import dataclasses
+from pathlib import Path
+import time
+from typing import Any, Optional, Union
+
+import cv2
+import numpy as np
+import torch
+
+from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.geometry.pnp import PnPConfig
+from pose_reloc.inference import register_localizer
+from pose_reloc.inference.base import PoseEstimate
+from pose_reloc.inference.bundle import load_state_strict, read_bundle
+from pose_reloc.models.scr import SCRNet
+from pose_reloc.training.loop import pick_device
+from pose_reloc.training.scr import localize_coords, network_size
+
+#: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
+ASPECT_TOL = 0.01
+
+
+class SCRLocalizer:
+    """Localizer of an ``scr`` bundle (follows ``inference.base.Localizer``).
+
+    Args:
+        bundle_path: the bundle directory.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        **pnp_options: overrides of the bundle's ``PnPConfig`` fields (``min_inliers``,
+            ``min_inlier_ratio``, ``reprojection_threshold_px`` (pixels at the network
+            resolution), ``ransac``, ``solver``, ``iterations``, ...).
+
+    Attributes:
+        method: ``'scr'``.
+        scenes: the one scene name.
+        camera: training camera at the original resolution.
+        pnp: the ``PnPConfig`` in use.
+        bundle_path: where the model came from.
+        device: torch device.
+
+    Raises:
+        BundleError: for a missing / foreign / mismatching bundle.
+        ValueError: for unknown PnP options.
+    """
+
+    method = 'scr'
+
+    def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
+        """Load the bundle (see the class docstring)."""
+        config, state = read_bundle(bundle_path, methods=['scr'], architectures=['SCRNet'])
+        arch = config['architecture']
+        self.bundle_path = Path(bundle_path)
+        self.device = pick_device(device)
+        self.model = SCRNet(arch['trunk'], arch['head_channels'])
+        load_state_strict(self.model, state, bundle_path)
+        self.model.eval().to(self.device)
+        scene = config['scenes'][0]
+        self.scenes = [scene['name']]
+        self.camera = camera_from_ros_yaml(scene['camera'], source=f'{bundle_path} scenes[0]')
+        self.short_side = int(min(config['input']['height'], config['input']['width']))
+        self.mean = torch.tensor(config['input']['mean'], dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(config['input']['std'], dtype=torch.float32).view(1, 3, 1, 1)
+        fields = {f.name for f in dataclasses.fields(PnPConfig)}
+        unknown = sorted(set(pnp_options) - fields)
+        if unknown:
+            raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
+                             f'{sorted(fields)}')
+        self.pnp = PnPConfig(**{**config.get('pnp', {}), **pnp_options})
+
+    def _camera_for(self, image_rgb_hw3: np.ndarray,
+                    camera: Optional[PinholeCamera]) -> PinholeCamera:
+        height, width = image_rgb_hw3.shape[:2]
+        if camera is not None:
+            if (camera.width, camera.height) != (width, height):
+                raise ValueError(f'image is {width}x{height} but the camera is '
+                                 f'{camera.width}x{camera.height}')
+            return camera
+        base = self.camera
+        if (base.width, base.height) == (width, height):
+            return base
+        if abs(width / height - base.width / base.height) > ASPECT_TOL * base.width / base.height:
+            raise ValueError(f'image is {width}x{height}, the training camera '
+                             f'{base.width}x{base.height} has another aspect ratio; pass the '
+                             'camera of this image')
+        return base.resized(width, height)
+
+    def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
+                 scene: Optional[str] = None) -> PoseEstimate:
+        """Estimate ``T_world_cam`` of one image.
+
+        Args:
+            image_rgb_hw3: (H, W, 3) uint8 RGB image.
+            camera: its intrinsics (any size, fx != fy, off-centre principal point,
+                distortion); None = the training camera (scaled if the image is resized).
+            scene: must be None or the bundle's scene.
+
+        Returns:
+            ``PoseEstimate``: confidence = inlier ratio; ``extras`` hold ``inlier_count``,
+            ``inlier_ratio``, ``correspondences``, ``reprojection_error_px`` and
+            ``inlier_points`` ((N, 3) float64 world points of the inliers);
+            ``timings_ms`` hold ``preprocess``, ``network``, ``pnp`` and ``total``.
+
+        Raises:
+            ValueError: for a malformed image, a camera of another size or an unknown scene.
+        """
+        t0 = time.perf_counter()
+        image = np.asarray(image_rgb_hw3)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got {image.shape} '
+                             f'{image.dtype}')
+        if scene is not None and scene not in self.scenes:
+            raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
+        camera = self._camera_for(image, camera)
+        size = network_size(camera, self.short_side)
+        if size != (camera.width, camera.height):
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            camera = camera.resized(*size)
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+        tensor = ((tensor / 255.0 - self.mean) / self.std).to(self.device)
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            coords = self.model(tensor)[0].cpu().numpy()
+        t2 = time.perf_counter()
+        result, points = localize_coords(coords, camera, self.pnp)
+        t3 = time.perf_counter()
+        timings = {'preprocess': 1e3 * (t1 - t0), 'network': 1e3 * (t2 - t1),
+                   'pnp': 1e3 * (t3 - t2), 'total': 1e3 * (t3 - t0)}
+        extras = {'inlier_count': result.inlier_count, 'inlier_ratio': result.inlier_ratio,
+                  'correspondences': int(len(points)),
+                  'reprojection_error_px': result.reprojection_error_px,
+                  'inlier_points': points[result.inliers]}
+        return PoseEstimate(ok=result.ok, T_world_cam=result.T_world_cam,
+                            covariance=result.covariance,
+                            confidence=float(result.inlier_ratio), scene=self.scenes[0],
+                            failure=result.failure, timings_ms=timings, extras=extras)
+
+
+register_localizer('scr', SCRLocalizer)

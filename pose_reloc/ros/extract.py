@@ -1,0 +1,344 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Turn a rosbag2 bag into a posed-folder dataset (images + ground-truth camera poses).
+
+Ground truth comes from one of:
+
+- a pose topic: ``geometry_msgs/PoseStamped``, ``PoseWithCovarianceStamped`` or
+  ``nav_msgs/Odometry``, interpolated (lerp + slerp) to each image stamp;
+- a TF chain ``tf_parent -> tf_child`` from ``/tf`` and ``/tf_static``, looked up at each image
+  stamp with the interpolating ``TfBuffer``.
+
+Images (``sensor_msgs/Image`` or ``CompressedImage``) are stamped with their header time (log
+time when the header stamp is zero). Images outside the time range of the ground truth, and
+undecodable images, are dropped and counted in the report; nothing is dropped silently.
+
+The camera frame: posed folders hold ``T_world_cam`` of the optical frame. When the ground
+truth names another body (``tf_child`` or the pose topic's child frame, e.g. ``base_link``)
+and the bag's TF has a chain from that body to the image's ``header.frame_id``, the mounting is
+composed in (``T_world_cam = T_world_body @ T_body_cam``) and reported; otherwise the ground
+truth is used as the camera pose and the report says so.
+
+Pose-only mode (``image_topic=None``): bags without images (like the shared real bags) give a
+TUM trajectory ``<out>/poses.txt`` of the ground-truth source (``T_parent_child``, one line per
+pose message, or per sample of the chain's dynamic links for TF) plus ``extract_report.json``;
+no images, no ``camera.yaml``. It is what training/evaluation code can align against when the
+images come from elsewhere.
+"""
+
+import json
+import os
+from pathlib import Path
+import shutil
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml
+from pose_reloc.geometry.se3 import interpolate_at
+from pose_reloc.ros.bag_io import BagReader
+from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
+                                        stamp_to_ns)
+from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
+
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+POSE_TYPES = ('geometry_msgs/msg/PoseStamped', 'geometry_msgs/msg/PoseWithCovarianceStamped',
+              'nav_msgs/msg/Odometry')
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+TF_TOPICS = ('/tf', '/tf_static')
+#: how many distinct bad-image reasons the report lists.
+MAX_REASONS = 10
+
+
+def _load_tf(bag: BagReader, progress: bool) -> TfBuffer:
+    buffer = TfBuffer()
+    topics = [t for t in TF_TOPICS if t in bag.topics]
+    if '/tf' not in topics and '/tf_static' not in topics:
+        raise ValueError(f'bag {bag.path} has no /tf or /tf_static for a TF-chain ground truth')
+    for m in tqdm(bag.messages(topics), total=bag.count(topics), desc='reading TF',
+                  unit='msg', disable=not progress):
+        buffer.add_tf_message(m.msg, static=m.topic == '/tf_static')
+    return buffer
+
+
+def _load_pose_topic(bag: BagReader, topic: str, progress: bool) -> dict:
+    msgtype = bag.require_topic(topic, POSE_TYPES)
+    stamps: Dict[int, np.ndarray] = {}
+    log_times: Dict[int, int] = {}
+    frames, children = set(), set()
+    for m in tqdm(bag.messages([topic]), total=bag.count([topic]), desc=f'reading {topic}',
+                  unit='msg', disable=not progress):
+        stamp = stamp_to_ns(m.msg.header.stamp) or m.log_time_ns
+        stamps[stamp] = msg_to_T(m.msg, f'{topic} at {stamp} ns')
+        log_times[stamp] = m.log_time_ns
+        frames.add(m.msg.header.frame_id)
+        children.add(getattr(m.msg, 'child_frame_id', ''))
+    if not stamps:
+        raise ValueError(f'topic {topic} in {bag.path} has no messages')
+    order = sorted(stamps)
+    return {'type': msgtype, 'times_ns': np.array(order, dtype=np.int64),
+            'poses': np.stack([stamps[t] for t in order]),
+            'log_ns': np.array([log_times[t] for t in order], dtype=np.int64),
+            'frame': ','.join(sorted(frames)),
+            'child': ','.join(sorted(c for c in children if c))}
+
+
+def _camera_from(camera) -> Optional[PinholeCamera]:
+    if camera is None or isinstance(camera, PinholeCamera):
+        return camera
+    return read_camera_yaml(Path(camera))
+
+
+def _read_camera_info(bag: BagReader, topic: str) -> PinholeCamera:
+    bag.require_topic(topic, (CAMERA_INFO_TYPE,))
+    for m in bag.messages([topic]):
+        return camera_info_to_camera(m.msg)
+    raise ValueError(f'camera_info topic {topic} in {bag.path} has no messages')
+
+
+def _window(bag: BagReader, start: Optional[float], end: Optional[float]):
+    start_ns = None if start is None else bag.start_ns + int(round(start * 1e9))
+    end_ns = None if end is None else bag.start_ns + int(round(end * 1e9))
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise ValueError(f'--end ({end} s) must be after --start ({start} s)')
+    return start_ns, end_ns
+
+
+def _atomic_dir(out: Path) -> Path:
+    if out.exists():
+        raise FileExistsError(f'output {out} already exists; choose a new directory')
+    partial = out.with_name(out.name + '.partial')
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _finish_dir(partial: Path, out: Path) -> None:
+    os.replace(partial, out)
+
+
+def _write_report(directory: Path, report: dict) -> None:
+    tmp = directory / 'extract_report.json.tmp'
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True))
+    os.replace(tmp, directory / 'extract_report.json')
+
+
+def _gt_at(gt: dict, buffer: Optional[TfBuffer], parent: str, body: str,
+           stamp_ns: int) -> Optional[np.ndarray]:
+    """Return T_parent_body at ``stamp_ns`` or None when outside the ground-truth range."""
+    if buffer is not None:
+        try:
+            return buffer.lookup(parent, body, stamp_ns)
+        except TransformError:
+            return None
+    poses, valid = interpolate_at(gt['times_ns'], gt['poses'], np.array([stamp_ns]))
+    return poses[0] if valid[0] else None
+
+
+def _pose_only(bag: BagReader, out: Path, pose_topic: Optional[str], tf_parent: Optional[str],
+               tf_child: Optional[str], every: int, start_ns, end_ns, progress: bool,
+               report: dict) -> dict:
+    from pose_reloc.data.tum import write_tum_ns
+    if pose_topic is not None:
+        gt = _load_pose_topic(bag, pose_topic, progress)
+        times, poses, log_ns = gt['times_ns'], gt['poses'], gt['log_ns']
+        report.update(gt_frame=gt['frame'], gt_body=gt['child'] or '(pose topic body)')
+    else:
+        buffer = _load_tf(bag, progress)
+        lo, hi = buffer.time_range(tf_parent, tf_child)
+        links = set(buffer.chain_links(tf_parent, tf_child))
+        samples = {}
+        for m in bag.messages(['/tf']):
+            for tr in m.msg.transforms:
+                stamp = stamp_to_ns(tr.header.stamp)
+                if (tr.child_frame_id.lstrip('/') in links and lo is not None
+                        and lo <= stamp <= hi):
+                    samples.setdefault(stamp, m.log_time_ns)
+        if not samples:
+            raise ValueError(f'the chain {tf_parent} -> {tf_child} in {bag.path} is static or '
+                             'has no sample in a common time range')
+        times = np.array(sorted(samples), dtype=np.int64)
+        log_ns = np.array([samples[t] for t in times], dtype=np.int64)
+        poses, _ = buffer.lookup_many(tf_parent, tf_child, times)
+        report.update(gt_frame=tf_parent, gt_body=tf_child)
+    keep = np.ones(len(times), dtype=bool)
+    if start_ns is not None:
+        keep &= log_ns >= start_ns
+    if end_ns is not None:
+        keep &= log_ns < end_ns
+    report['dropped_outside_window'] = int((~keep).sum())
+    times, poses = times[keep][::every], poses[keep][::every]
+    if len(times) == 0:
+        raise ValueError(f'no poses of {bag.path} fall in the --start/--end window')
+    partial = _atomic_dir(out)
+    write_tum_ns(partial / 'poses.txt', times, poses)
+    report.update(frames_written=int(len(times)), time_range_s=[times[0] / 1e9,
+                                                                times[-1] / 1e9])
+    _write_report(partial, report)
+    _finish_dir(partial, out)
+    return report
+
+
+def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optional[str] = None,
+                pose_topic: Optional[str] = None, tf_parent: Optional[str] = None,
+                tf_child: Optional[str] = None, every: int = 1, start: Optional[float] = None,
+                end: Optional[float] = None, camera=None, scene_name: Optional[str] = None,
+                progress: bool = True) -> dict:
+    """Extract a posed-folder dataset (or a pose-only TUM trajectory) from a bag.
+
+    Args:
+        bag: rosbag2 directory, ``.mcap`` or ``.db3`` path.
+        out: output directory (created atomically via ``<out>.partial``; must not exist).
+        image_topic: Image or CompressedImage topic; None for pose-only mode.
+        camera_info_topic: CameraInfo topic (first message used; distortion kept).
+        pose_topic: ground truth from a PoseStamped / PoseWithCovarianceStamped / Odometry
+            topic (exclusive with ``tf_parent``).
+        tf_parent: ground truth from the TF chain ``tf_parent -> tf_child`` (e.g. ``map``).
+        tf_child: the chain's child frame; default the image's ``header.frame_id``.
+        every: keep every N-th image (or pose in pose-only mode), N >= 1.
+        start: seconds after the bag's start to begin, on the bag's log-time clock like
+            ``ros2 bag play --start-offset`` (None: the start).
+        end: seconds after the bag's start to stop, log-time clock (None: the end).
+        camera: intrinsics when the bag has no camera_info: a ``PinholeCamera`` or a ROS
+            camera_info YAML path.
+        scene_name: scene name written to the dataset (default the output folder's name).
+        progress: show tqdm progress bars.
+
+    Returns:
+        Report dict: ``mode`` ('images' | 'poses'), ``frames_written``, ``images_total``,
+        ``skipped_every``, ``dropped_out_of_range`` (no ground truth at the stamp),
+        ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``, ``camera`` and
+        ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``, ``stamp_source``.
+
+    Raises:
+        FileNotFoundError: missing bag or camera YAML.
+        FileExistsError: ``out`` exists.
+        ValueError: missing/mistyped topics, no ground-truth source or two of them, no
+            intrinsics, an image size that does not match the intrinsics, no frame left.
+
+    """
+    out = Path(out)
+    if every < 1:
+        raise ValueError(f'every must be >= 1, got {every}')
+    if (pose_topic is None) == (tf_parent is None):
+        raise ValueError('give exactly one ground-truth source: a pose topic or a TF parent '
+                         f'frame (got pose_topic={pose_topic!r}, tf_parent={tf_parent!r})')
+    if image_topic is None and tf_parent is not None and not tf_child:
+        raise ValueError('pose-only TF extraction needs tf_child (e.g. base_link)')
+    with BagReader(bag) as reader:
+        start_ns, end_ns = _window(reader, start, end)
+        report = {'bag': str(reader.path), 'out': str(out), 'every': every,
+                  'gt_source': pose_topic if pose_topic else f'tf:{tf_parent}->{tf_child}',
+                  'image_topic': image_topic, 'start_s': start, 'end_s': end}
+        if image_topic is None:
+            report['mode'] = 'poses'
+            return _pose_only(reader, out, pose_topic, tf_parent, tf_child, every, start_ns,
+                              end_ns, progress, report)
+        report['mode'] = 'images'
+        return _extract_images(reader, out, image_topic, camera_info_topic, pose_topic,
+                               tf_parent, tf_child, every, start_ns, end_ns,
+                               _camera_from(camera), scene_name or out.name, progress, report)
+
+
+def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_topic,
+                    pose_topic, tf_parent, tf_child, every, start_ns, end_ns, camera,
+                    scene_name: str, progress: bool, report: dict) -> dict:
+    from pose_reloc.data.formats.posed_folder import PosedFolderWriter
+    bag.require_topic(image_topic, IMAGE_TYPES)
+    if camera_info_topic is not None:
+        camera, report['camera_source'] = _read_camera_info(bag, camera_info_topic), 'camera_info'
+    elif camera is not None:
+        report['camera_source'] = 'argument'
+    else:
+        raise ValueError(f'no intrinsics for {image_topic}: give a camera_info topic or a camera '
+                         'YAML (--camera)')
+    buffer, gt = None, None
+    if pose_topic is not None:
+        gt = _load_pose_topic(bag, pose_topic, progress)
+        parent, body = gt['frame'], gt['child'] or None
+        report['gt_frame'] = parent
+    else:
+        buffer = _load_tf(bag, progress)
+        parent, body = tf_parent, tf_child
+        report['gt_frame'] = tf_parent
+    mount_buffer = buffer
+    if mount_buffer is None and any(t in bag.topics for t in TF_TOPICS):
+        mount_buffer = _load_tf(bag, False)
+    counts = {'images_total': 0, 'skipped_every': 0, 'dropped_out_of_range': 0,
+              'dropped_outside_window': 0, 'bad_images': 0, 'stamps_from_log_time': 0}
+    reasons: List[str] = []
+    mounts: Dict[Tuple[str, str], Optional[np.ndarray]] = {}
+    written: List[int] = []
+    index_in_window = -1
+    metadata = {'source': 'pose-reloc extract', 'bag': str(bag.path), 'image_topic': image_topic,
+                'gt_source': report['gt_source']}
+    with PosedFolderWriter(out, camera, scene_name=scene_name, metadata=metadata) as writer:
+        for m in tqdm(bag.messages([image_topic]), total=bag.count([image_topic]),
+                      desc=f'extracting {image_topic}', unit='img', disable=not progress):
+            counts['images_total'] += 1
+            stamp = stamp_to_ns(m.msg.header.stamp)
+            if stamp == 0:
+                stamp = m.log_time_ns
+                counts['stamps_from_log_time'] += 1
+            if ((start_ns is not None and m.log_time_ns < start_ns)
+                    or (end_ns is not None and m.log_time_ns >= end_ns)):
+                counts['dropped_outside_window'] += 1
+                continue
+            index_in_window += 1
+            if index_in_window % every:
+                counts['skipped_every'] += 1
+                continue
+            image_frame = m.msg.header.frame_id.lstrip('/')
+            target = body or image_frame
+            if buffer is not None and not target:
+                raise ValueError(f'{image_topic} has no header.frame_id; give tf_child')
+            T_parent_body = _gt_at(gt, buffer, parent, target, stamp)
+            if T_parent_body is None:
+                counts['dropped_out_of_range'] += 1
+                continue
+            key = (target, image_frame)
+            if key not in mounts:
+                mounts[key] = _mounting(mount_buffer, target, image_frame)
+                report['camera_mount'] = (
+                    f'{target} -> {image_frame} from TF' if mounts[key] is not None else
+                    f'none: the ground truth of {target or "the pose topic"} is the camera pose')
+            T_world_cam = T_parent_body if mounts[key] is None else T_parent_body @ mounts[key]
+            try:
+                image = any_image_to_rgb(m.msg)
+            except ValueError as exc:
+                counts['bad_images'] += 1
+                if len(reasons) < MAX_REASONS:
+                    reasons.append(f'{stamp} ns: {exc}')
+                continue
+            if image.shape[:2] != (camera.height, camera.width):
+                raise ValueError(f'{image_topic} at {stamp} ns is {image.shape[1]}x'
+                                 f'{image.shape[0]} but the intrinsics are '
+                                 f'{camera.width}x{camera.height}')
+            writer.add(stamp, T_world_cam, image)
+            written.append(stamp)
+        if not written:
+            raise ValueError(f'no frame of {image_topic} in {bag.path} has ground truth '
+                             f'({counts}); check the topics, frames and --start/--end')
+    report.update(counts)
+    report.update(frames_written=len(written), bad_image_reasons=reasons,
+                  stamp_source='header' if not counts['stamps_from_log_time'] else 'header, '
+                  'log time where the header stamp is 0',
+                  camera={'width': camera.width, 'height': camera.height, 'fx': camera.fx,
+                          'fy': camera.fy, 'cx': camera.cx, 'cy': camera.cy,
+                          'distortion_model': camera.distortion_model,
+                          'distortion': list(camera.distortion)},
+                  time_range_s=[written[0] / 1e9, written[-1] / 1e9])
+    _write_report(out, report)
+    return report
+
+
+def _mounting(buffer: Optional[TfBuffer], body: str, image_frame: str) -> Optional[np.ndarray]:
+    """Return the static ``T_body_cam`` when TF links the bodies, else None."""
+    if buffer is None or not image_frame or body == image_frame:
+        return None
+    try:
+        return buffer.lookup(body, image_frame, None)
+    except TransformError:
+        return None

@@ -1,0 +1,605 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""``reloc_node``: camera images in, map poses, TF and diagnostics out.
+
+Topics (relative names, remap them):
+
+- subscribes ``image`` (sensor_msgs/Image) or ``image/compressed`` (CompressedImage), chosen
+  by ``image_transport``, with ``qos_profile_sensor_data``; ``camera_info`` (intrinsics for
+  PnP); ``/tf`` and ``/tf_static`` when ``tf_mode`` needs the robot's transforms.
+- publishes ``~/pose`` (PoseWithCovarianceStamped; KeepLast(1), reliable, transient_local as
+  nav2 AMCL), ``~/pose_stamped`` (PoseStamped), both stamped with the image's time in
+  ``map_frame``; ``/tf``; ``/diagnostics``; ``~/inliers`` (PointCloud2, SCR only, optional).
+
+Latency stays bounded when inference is slower than the camera: callbacks only store the
+newest frame; one worker thread localizes it; a frame replaced before the worker took it is
+dropped and counted. A pose that is not finite, has a non-finite covariance, or whose
+confidence is below ``min_confidence`` is never published; the reason is logged (throttled)
+and reported in the diagnostics.
+
+Which pose is published: the camera's (``tf_mode`` ``map_to_camera`` or ``none``) or the
+base's (``map_to_base``, ``map_to_odom``, like AMCL's robot pose), with the covariance moved
+through the mounting's lever arm.
+"""
+
+import math
+import sys
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+from rcl_interfaces.msg import (FloatingPointRange, ParameterDescriptor, ParameterType,
+                                SetParametersResult)
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+
+from pose_reloc.geometry.se3 import invert, T_from_pos_quat
+from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
+                                        stamp_to_ns, T_to_pose_stamped,
+                                        T_to_pose_with_covariance_stamped,
+                                        T_to_transform_stamped)
+from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
+
+TF_MODES = ('map_to_camera', 'map_to_base', 'map_to_odom', 'none')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+DEVICES = ('auto', 'cpu', 'cuda')
+NS = 1_000_000_000
+
+#: QoS of ``~/pose``: what nav2 AMCL uses for ``amcl_pose`` so late joiners get the last pose.
+POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                    reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)
+TF_STATIC_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                           reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _tf_message_type():
+    """Return ``tf2_msgs.msg.TFMessage`` or None when tf2_msgs is not installed."""
+    try:
+        from tf2_msgs.msg import TFMessage
+    except ImportError:
+        return None
+    return TFMessage
+
+
+def covariance_through_lever(covariance_66: np.ndarray, lever_world_3: np.ndarray
+                             ) -> np.ndarray:
+    """Move a pose covariance from a frame to a rigidly attached frame.
+
+    With the rotation perturbed about the fixed world axes (ROS order ``x, y, z, rx, ry, rz``)
+    a point at ``lever_world_3`` (world-frame vector from the old to the new origin, metres)
+    moves by ``d_theta x lever``, so ``J = [[I, -[lever]x], [0, I]]`` and the result is
+    ``J C J^T`` (6x6, m^2 / rad^2).
+    """
+    a = np.asarray(lever_world_3, dtype=np.float64)
+    skew = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    jac = np.eye(6)
+    jac[:3, 3:] = -skew
+    return jac @ covariance_66 @ jac.T
+
+
+def make_positive_definite(covariance_66: np.ndarray, floor: float = 1e-9) -> np.ndarray:
+    """Return the symmetric part of a covariance with eigenvalues clipped to ``floor``."""
+    sym = 0.5 * (covariance_66 + covariance_66.T)
+    values, vectors = np.linalg.eigh(sym)
+    if values.min() >= floor:
+        return sym
+    return (vectors * np.maximum(values, floor)) @ vectors.T
+
+
+class _Throttle:
+    """Log each distinct reason at most once per ``period_s``."""
+
+    def __init__(self, period_s: float):
+        self.period_s = period_s
+        self._last = {}
+
+    def ready(self, key: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -math.inf) < self.period_s:
+            return False
+        self._last[key] = now
+        return True
+
+
+class RelocNode(Node):
+    """The relocalization node (see the module docstring for topics and behaviour).
+
+    Args:
+        localizer: a ready ``Localizer`` (tests, embedding); None loads the ``bundle``
+            parameter with ``pose_reloc.inference.load_localizer``.
+        node_name: the node's name.
+        **kwargs: passed to ``rclpy.node.Node`` (e.g. ``parameter_overrides``).
+
+    """
+
+    def __init__(self, localizer=None, node_name: str = 'reloc_node', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self._declare_parameters()
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        p = self._params()
+        self._check_startup(p)
+        if localizer is None:
+            from pose_reloc.inference import load_localizer
+            if not p['bundle']:
+                raise ValueError('parameter bundle is empty: give the model bundle directory '
+                                 '(-p bundle:=/path/to/bundle)')
+            localizer = load_localizer(p['bundle'], device=p['device'],
+                                       **self._localizer_options(p))
+        self.localizer = localizer
+        self._throttle = _Throttle(p['log_throttle_s'])
+        self._lock = threading.Condition()
+        self._pending = None
+        self._stop = False
+        self._camera = None
+        self._camera_warned = False
+        self._stats = {'received': 0, 'processed': 0, 'published': 0, 'dropped': 0,
+                       'failures': 0, 'bad_images': 0, 'last_failure': '',
+                       'confidence': float('nan'), 'latency_ms': float('nan'),
+                       'age_ms': float('nan'), 'scene': '', 'last_image_time': None}
+        self._window = {'received': 0, 'processed': 0, 't': time.monotonic()}
+        self._latencies = []
+        self._tf_type = _tf_message_type()
+        self._tf_warned = False
+        self._setup_tf(p)
+        self._setup_io(p)
+        self._worker = threading.Thread(target=self._work, name='reloc_worker', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'ready: method={getattr(localizer, "method", "?")} '
+            f'scenes={list(getattr(localizer, "scenes", []))} tf_mode={p["tf_mode"]} '
+            f'map_frame={p["map_frame"]} image_transport={p["image_transport"]}')
+
+    @staticmethod
+    def _localizer_options(p: dict) -> dict:
+        """Return the method-specific ``load_localizer`` options from the parameters."""
+        from pose_reloc.inference.bundle import read_bundle_config
+        method = read_bundle_config(p['bundle'])['method']
+        if method in ('apr', 'mspn') and p['mc_samples'] >= 0:
+            return {'mc_samples': p['mc_samples']}
+        return {}
+
+    # ------------------------------------------------------------------ parameters
+    def _declare_parameters(self) -> None:
+        def desc(text, ptype, read_only=False, fp_range=None, choices=None):
+            extra = f' One of: {", ".join(choices)}.' if choices else ''
+            d = ParameterDescriptor(description=text + extra, type=ptype, read_only=read_only)
+            if fp_range is not None:
+                d.floating_point_range = [FloatingPointRange(
+                    from_value=fp_range[0], to_value=fp_range[1], step=0.0)]
+            return d
+
+        s, d, b, da = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
+                       ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_DOUBLE_ARRAY)
+        self.declare_parameter('bundle', '', desc(
+            'Model bundle directory (config.json + model.safetensors).', s, read_only=True))
+        self.declare_parameter('device', 'auto', desc(
+            'Inference device.', s, read_only=True, choices=DEVICES))
+        self.declare_parameter('image_transport', 'raw', desc(
+            'raw: subscribe to image; compressed: to image/compressed.', s, read_only=True,
+            choices=IMAGE_TRANSPORTS))
+        self.declare_parameter('map_frame', 'map', desc(
+            'Frame of the published poses (the frame the model was trained in).', s))
+        self.declare_parameter('camera_frame', '', desc(
+            "Camera optical frame; empty: the image's header.frame_id.", s))
+        self.declare_parameter('base_frame', 'base_link', desc(
+            'Robot base frame (tf_mode map_to_base and map_to_odom).', s))
+        self.declare_parameter('odom_frame', 'odom', desc(
+            'Odometry frame (tf_mode map_to_odom).', s))
+        self.declare_parameter('tf_mode', 'map_to_camera', desc(
+            'TF to broadcast: map->camera (standalone), map->base (through the camera '
+            'mounting), map->odom (AMCL style, with odom->base at the image time) or none.', s,
+            choices=TF_MODES))
+        self.declare_parameter('camera_mount', [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], desc(
+            'T_base_camera as x y z qx qy qz qw (metres, xyzw), used when TF has no '
+            'base->camera transform.', da))
+        self.declare_parameter('use_tf_mount', True, desc(
+            'Look the camera mounting up in TF first (the parameter is the fallback).', b))
+        self.declare_parameter('transform_tolerance', 0.1, desc(
+            'Seconds added to the TF stamp (AMCL: lets the transform be used a bit longer).',
+            d, fp_range=(0.0, 10.0)))
+        self.declare_parameter('min_confidence', 0.0, desc(
+            'Poses with a lower confidence are not published.', d, fp_range=(0.0, 1.0)))
+        self.declare_parameter('use_camera_info', True, desc(
+            "Use camera_info intrinsics (else the bundle's training intrinsics).", b))
+        self.declare_parameter('scene', '', desc(
+            'Scene for multi-scene (MSPN) bundles; empty: detect it automatically.', s))
+        self.declare_parameter('mc_samples', -1, desc(
+            "APR/MSPN: MC-dropout samples for the covariance (>= 2; -1: the bundle's value). "
+            'Without a covariance no pose is published.', ParameterType.PARAMETER_INTEGER,
+            read_only=True))
+        self.declare_parameter('publish_inliers', False, desc(
+            'SCR: publish the inlier scene coordinates on ~/inliers (PointCloud2).', b))
+        self.declare_parameter('diagnostics_period', 1.0, desc(
+            'Seconds between /diagnostics messages.', d, fp_range=(0.05, 60.0)))
+        self.declare_parameter('no_image_timeout', 5.0, desc(
+            'Seconds without images after which diagnostics and the log warn.', d,
+            fp_range=(0.1, 3600.0)))
+        self.declare_parameter('log_throttle_s', 5.0, desc(
+            'Minimum seconds between two log lines of the same reason.', d,
+            fp_range=(0.0, 3600.0)))
+
+    def _params(self) -> dict:
+        names = ('bundle', 'device', 'image_transport', 'map_frame', 'camera_frame',
+                 'base_frame', 'odom_frame', 'tf_mode', 'camera_mount', 'use_tf_mount',
+                 'transform_tolerance', 'min_confidence', 'use_camera_info', 'scene',
+                 'mc_samples', 'publish_inliers', 'diagnostics_period', 'no_image_timeout',
+                 'log_throttle_s')
+        return {n: self.get_parameter(n).value for n in names}
+
+    @staticmethod
+    def _check_value(name: str, value) -> Optional[str]:
+        """Return why ``value`` is not valid for parameter ``name`` (None when it is)."""
+        choices = {'tf_mode': TF_MODES, 'image_transport': IMAGE_TRANSPORTS,
+                   'device': DEVICES}
+        if name in choices and value not in choices[name]:
+            return f'{name} must be one of {", ".join(choices[name])}, got {value!r}'
+        if name == 'map_frame' and not str(value).strip():
+            return 'map_frame must not be empty'
+        if name == 'mc_samples' and not (value == -1 or value >= 2):
+            return f'mc_samples must be -1 (bundle default) or >= 2, got {value}'
+        if name == 'camera_mount':
+            values = list(value)
+            if len(values) != 7 or not all(math.isfinite(v) for v in values):
+                return f'camera_mount needs 7 finite numbers x y z qx qy qz qw, got {values}'
+            if abs(math.sqrt(sum(v * v for v in values[3:])) - 1.0) > 1e-2:
+                return f'camera_mount quaternion {values[3:]} (xyzw) is not unit'
+        return None
+
+    def _check_startup(self, p: dict) -> None:
+        for name, value in p.items():
+            reason = self._check_value(name, value)
+            if reason is not None:
+                raise ValueError(f'invalid parameter: {reason}')
+
+    def _validate_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            reason = self._check_value(param.name, param.value)
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
+            if param.name == 'tf_mode' and param.value != self.get_parameter('tf_mode').value:
+                return SetParametersResult(successful=False,
+                                           reason='tf_mode is fixed at start-up')
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_tf(self, p: dict) -> None:
+        self._tf2_buffer = None
+        self._own_tf = None
+        if p['tf_mode'] in ('map_to_base', 'map_to_odom'):
+            try:
+                import tf2_ros
+                self._tf2_buffer = tf2_ros.Buffer()
+                self._tf2_listener = tf2_ros.TransformListener(self._tf2_buffer, self)
+            except ImportError:
+                if self._tf_type is None:
+                    self.get_logger().warning(
+                        'tf2_ros and tf2_msgs are not importable: cannot read /tf; '
+                        'map_to_base uses the camera_mount parameter, map_to_odom cannot work')
+                else:
+                    self._own_tf = TfBuffer(cache_ns=10 * NS)
+                    self.create_subscription(self._tf_type, '/tf',
+                                             lambda m: self._own_tf.add_tf_message(m), TF_QOS)
+                    self.create_subscription(
+                        self._tf_type, '/tf_static',
+                        lambda m: self._own_tf.add_tf_message(m, static=True), TF_STATIC_QOS)
+        self._tf_pub = None
+        if p['tf_mode'] != 'none':
+            if self._tf_type is None:
+                self.get_logger().warning(
+                    'tf2_msgs is not importable: no TF is published (poses still are)')
+            else:
+                self._tf_pub = self.create_publisher(self._tf_type, '/tf', TF_QOS)
+
+    def _setup_io(self, p: dict) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+        self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, '~/pose', POSE_QOS)
+        self._pose_stamped_pub = self.create_publisher(PoseStamped, '~/pose_stamped', 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._cloud_pub = (self.create_publisher(PointCloud2, '~/inliers', 2)
+                           if p['publish_inliers'] else None)
+        if p['image_transport'] == 'raw':
+            self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
+        else:
+            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+                                     qos_profile_sensor_data)
+        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                 qos_profile_sensor_data)
+        self._diag_timer = self.create_timer(p['diagnostics_period'], self._publish_diagnostics)
+        self._start_time = time.monotonic()
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_camera_info(self, msg) -> None:
+        try:
+            camera = camera_info_to_camera(msg)
+        except ValueError as exc:
+            self._log('error', 'camera_info', f'ignoring camera_info: {exc}')
+            return
+        trained = getattr(self.localizer, 'camera', None)
+        if trained is not None and not self._camera_warned and _differs(camera, trained):
+            self._camera_warned = True
+            self.get_logger().warning(
+                f'camera_info intrinsics differ from training: {_describe(camera)} vs '
+                f'{_describe(trained)}')
+        self._camera = camera
+
+    def _on_image(self, msg) -> None:
+        with self._lock:
+            self._stats['received'] += 1
+            self._window['received'] += 1
+            self._stats['last_image_time'] = time.monotonic()
+            if self._pending is not None:
+                self._stats['dropped'] += 1
+            self._pending = (msg, time.monotonic())
+            self._lock.notify()
+
+    # ------------------------------------------------------------------ worker
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while self._pending is None and not self._stop:
+                    self._lock.wait(0.5)
+                if self._stop:
+                    return
+                msg, received = self._pending
+                self._pending = None
+            try:
+                self._process(msg, received)
+            except Exception as exc:  # keep serving: one bad frame must not stop the node
+                self._fail('internal', f'unexpected error: {type(exc).__name__}: {exc}')
+
+    def _fail(self, key: str, reason: str, level: str = 'warning') -> None:
+        with self._lock:
+            self._stats['failures'] += 1
+            self._stats['last_failure'] = reason
+        self._log(level, key, reason)
+
+    def _log(self, level: str, key: str, text: str) -> None:
+        if self._throttle.ready(f'{key}:{text}'):
+            getattr(self.get_logger(), level)(text)
+
+    def _process(self, msg, received: float) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        with self._lock:
+            self._stats['processed'] += 1
+            self._window['processed'] += 1
+        try:
+            image = any_image_to_rgb(msg)
+        except ValueError as exc:
+            with self._lock:
+                self._stats['bad_images'] += 1
+            self._fail('image', f'bad image at {stamp_ns / NS:.3f} s: {exc}', 'error')
+            return
+        p = self._params()
+        camera = self._camera if p['use_camera_info'] else None
+        size = (image.shape[1], image.shape[0])
+        if camera is not None and (camera.width, camera.height) != size:
+            self._fail('camera_info', f'camera_info is {camera.width}x{camera.height} but the '
+                       f'image is {image.shape[1]}x{image.shape[0]}: using training intrinsics')
+            camera = None
+        try:
+            estimate = self.localizer.localize(image, camera=camera, scene=p['scene'] or None)
+        except ValueError as exc:
+            self._fail('localizer', f'localizer refused the image at {stamp_ns / NS:.3f} s: '
+                       f'{exc}', 'error')
+            return
+        reason = _rejection(estimate, p['min_confidence'])
+        if reason is not None:
+            self._fail('estimate', f'no pose at {stamp_ns / NS:.3f} s: {reason}')
+            return
+        self._publish(estimate, msg, stamp_ns, received, p)
+
+    def _publish(self, estimate, msg, stamp_ns: int, received: float, p: dict) -> None:
+        T_map_cam = np.asarray(estimate.T_world_cam, dtype=np.float64)
+        covariance = make_positive_definite(np.asarray(estimate.covariance, dtype=np.float64))
+        camera_frame = p['camera_frame'] or msg.header.frame_id or 'camera_optical_frame'
+        mode = p['tf_mode']
+        T_pose, transform = T_map_cam, (T_map_cam, camera_frame)
+        if mode in ('map_to_base', 'map_to_odom'):
+            T_cam_base = self._mounting(p, camera_frame, stamp_ns)
+            if T_cam_base is None:
+                return
+            T_pose = T_map_cam @ T_cam_base
+            covariance = covariance_through_lever(covariance, T_map_cam[:3, :3]
+                                                  @ T_cam_base[:3, 3])
+            transform = (T_pose, p['base_frame'])
+            if mode == 'map_to_odom':
+                T_odom_base = self._lookup(p['odom_frame'], p['base_frame'], stamp_ns)
+                if T_odom_base is None:
+                    return
+                transform = (T_pose @ invert(T_odom_base), p['odom_frame'])
+        self._pose_pub.publish(T_to_pose_with_covariance_stamped(T_pose, covariance, stamp_ns,
+                                                                 p['map_frame']))
+        self._pose_stamped_pub.publish(T_to_pose_stamped(T_pose, stamp_ns, p['map_frame']))
+        if mode != 'none' and self._tf_pub is not None:
+            tf_stamp = stamp_ns + int(p['transform_tolerance'] * NS)
+            self._tf_pub.publish(self._tf_type(transforms=[T_to_transform_stamped(
+                transform[0], tf_stamp, p['map_frame'], transform[1])]))
+        if self._cloud_pub is not None:
+            points = estimate.extras.get('inlier_points')
+            if points is not None and len(points):
+                self._cloud_pub.publish(points_to_cloud(np.asarray(points), stamp_ns,
+                                                        p['map_frame']))
+        latency = (time.monotonic() - received) * 1e3
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            self._stats['published'] += 1
+            self._stats['confidence'] = float(estimate.confidence)
+            self._stats['latency_ms'] = latency
+            self._stats['age_ms'] = (now_ns - stamp_ns) / 1e6
+            self._latencies.append(latency)
+            if estimate.scene and estimate.scene != self._stats['scene']:
+                self.get_logger().info(f'scene: {estimate.scene}')
+                self._stats['scene'] = estimate.scene
+
+    def _mounting(self, p: dict, camera_frame: str, stamp_ns: int) -> Optional[np.ndarray]:
+        """Return T_cam_base from TF (if allowed and known) or the camera_mount parameter."""
+        if p['use_tf_mount'] and (self._tf2_buffer is not None or self._own_tf is not None):
+            T_cam_base = self._lookup(camera_frame, p['base_frame'], stamp_ns, quiet=True)
+            if T_cam_base is not None:
+                return T_cam_base
+        mount = list(p['camera_mount'])
+        return invert(T_from_pos_quat(np.array(mount[:3]), np.array(mount[3:])))
+
+    def _lookup(self, parent: str, child: str, stamp_ns: int,
+                quiet: bool = False) -> Optional[np.ndarray]:
+        """Return T_parent_child at the image time from tf2 or the own buffer, else None."""
+        try:
+            if self._tf2_buffer is not None:
+                from rclpy.time import Time
+                tr = self._tf2_buffer.lookup_transform(parent, child, Time(nanoseconds=stamp_ns))
+                return msg_to_T(tr, f'{parent} -> {child}')
+            if self._own_tf is not None:
+                return self._own_tf.lookup(parent, child, stamp_ns)
+            reason = 'no TF input (tf2_ros / tf2_msgs not importable)'
+        except (TransformError, ValueError) as exc:
+            reason = str(exc)
+        except Exception as exc:  # tf2_ros raises its own exception family
+            reason = f'{type(exc).__name__}: {exc}'
+        if not quiet:
+            self._fail('tf', f'no {parent} -> {child} at {stamp_ns / NS:.3f} s: {reason}')
+        return None
+
+    # ------------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+        p = self._params()
+        now = time.monotonic()
+        with self._lock:
+            span = max(now - self._window['t'], 1e-6)
+            input_hz = self._window['received'] / span
+            processing_hz = self._window['processed'] / span
+            self._window = {'received': 0, 'processed': 0, 't': now}
+            stats = dict(self._stats)
+            latencies, self._latencies = self._latencies, []
+        last = stats['last_image_time']
+        silent = (now - (last if last is not None else self._start_time))
+        status = DiagnosticStatus()
+        status.name = f'{self.get_name()}: relocalization'
+        status.hardware_id = str(p['bundle'] or getattr(self.localizer, 'method', ''))
+        status.level, status.message = DiagnosticStatus.OK, 'localizing'
+        if silent > p['no_image_timeout']:
+            status.level = DiagnosticStatus.WARN
+            status.message = f'no images for {silent:.1f} s'
+            self._log('warning', 'no_images', f'no images received on '
+                      f'{self._image_topic_name(p)} for {silent:.0f} s')
+        elif stats['published'] == 0 and stats['failures']:
+            status.level, status.message = DiagnosticStatus.WARN, 'no pose yet'
+        mean_latency = float(np.mean(latencies)) if latencies else stats['latency_ms']
+        values = {'input_rate_hz': input_hz, 'processing_rate_hz': processing_hz,
+                  'latency_ms': mean_latency, 'image_age_ms': stats['age_ms'],
+                  'frames_received': stats['received'], 'frames_processed': stats['processed'],
+                  'poses_published': stats['published'], 'dropped_frames': stats['dropped'],
+                  'bad_images': stats['bad_images'], 'failures': stats['failures'],
+                  'confidence': stats['confidence'], 'last_failure': stats['last_failure'],
+                  'method': getattr(self.localizer, 'method', ''), 'scene': stats['scene'],
+                  'tf_mode': p['tf_mode']}
+        status.values = [
+            KeyValue(key=k, value=(f'{v:.3f}' if isinstance(v, float) else str(v)))
+            for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self._diag_pub.publish(array)
+
+    def _image_topic_name(self, p: dict) -> str:
+        return self.resolve_topic_name('image' if p['image_transport'] == 'raw'
+                                       else 'image/compressed')
+
+    @property
+    def stats(self) -> dict:
+        """Return a copy of the counters (received, processed, published, dropped, ...)."""
+        with self._lock:
+            return dict(self._stats)
+
+    def destroy_node(self) -> None:
+        """Stop the worker thread, then destroy the node."""
+        with self._lock:
+            self._stop = True
+            self._lock.notify_all()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def _rejection(estimate, min_confidence: float) -> Optional[str]:
+    """Return why an estimate must not be published, or None."""
+    if not estimate.ok:
+        return estimate.failure or 'the localizer failed without a reason'
+    T = None if estimate.T_world_cam is None else np.asarray(estimate.T_world_cam, float)
+    if T is None or T.shape != (4, 4) or not np.all(np.isfinite(T)):
+        return 'non-finite pose'
+    cov = None if estimate.covariance is None else np.asarray(estimate.covariance, float)
+    if cov is None or cov.shape != (6, 6) or not np.all(np.isfinite(cov)):
+        return 'missing or non-finite covariance'
+    confidence = float(estimate.confidence)
+    if not math.isfinite(confidence) or confidence < min_confidence:
+        return f'confidence {confidence:.3f} below min_confidence {min_confidence:.3f}'
+    return None
+
+
+def _differs(a, b, rel: float = 1e-3) -> bool:
+    """Return True when two cameras differ (after scaling ``b`` to ``a``'s size)."""
+    b = b.resized(a.width, a.height) if (a.width, a.height) != (b.width, b.height) else b
+    return any(abs(x - y) > rel * max(abs(y), 1.0)
+               for x, y in ((a.fx, b.fx), (a.fy, b.fy), (a.cx, b.cx), (a.cy, b.cy)))
+
+
+def _describe(camera) -> str:
+    return (f'{camera.width}x{camera.height} fx={camera.fx:.1f} fy={camera.fy:.1f} '
+            f'cx={camera.cx:.1f} cy={camera.cy:.1f}')
+
+
+def points_to_cloud(points_world_n3: np.ndarray, timestamp_ns: int, frame_id: str):
+    """Build an ``xyz`` float32 ``sensor_msgs/PointCloud2`` of ``(N, 3)`` points (metres).
+
+    Uses ``sensor_msgs_py.point_cloud2`` when importable and packs the same layout otherwise.
+    """
+    from sensor_msgs.msg import PointCloud2, PointField
+    from std_msgs.msg import Header
+    from pose_reloc.ros.conversions import ns_to_stamp
+    points = np.ascontiguousarray(points_world_n3, dtype=np.float32).reshape(-1, 3)
+    header = Header(stamp=ns_to_stamp(timestamp_ns), frame_id=frame_id)
+    try:
+        from sensor_msgs_py import point_cloud2
+        return point_cloud2.create_cloud_xyz32(header, points.tolist())
+    except ImportError:
+        pass
+    fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+              for i, n in enumerate('xyz')]
+    return PointCloud2(header=header, height=1, width=int(points.shape[0]), fields=fields,
+                       is_bigendian=False, point_step=12, row_step=12 * int(points.shape[0]),
+                       data=points.tobytes(), is_dense=True)
+
+
+def main(args=None) -> int:
+    """Entry point of ``reloc_node`` (``ros2 run pose_reloc reloc_node``); returns exit code."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RelocNode()
+        rclpy.spin(node)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f'reloc_node: error: {exc}', file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

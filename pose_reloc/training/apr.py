@@ -1,0 +1,553 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Train PoseNet / MapNet-style absolute pose regressors (``--method apr``).
+
+Also holds the image pipeline shared with :mod:`pose_reloc.training.mspn`: frames are
+decoded once, resized (shorter side to ``data.resize``, or straight to
+``height x width``), kept in memory as uint8 when they fit (else re-read per item),
+randomly cropped for training / centre-cropped for validation, jittered photometrically
+only (flips and rotations would change the pose) and normalized with the backbone's
+mean/std. Translations are normalized per scene, ``(t - mean) / scale`` with ``scale`` the
+RMS distance of the training camera centres from their mean; both go into the bundle.
+The image helpers here are local to the APR/MSPN trainers (the data package's transforms
+were not available when this was written).
+"""
+
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from pose_reloc.data.formats import load_dataset
+from pose_reloc.data.records import Frame, load_image, Scene
+from pose_reloc.geometry.camera import camera_to_ros_yaml
+from pose_reloc.geometry.rotations import matrix_to_quat
+from pose_reloc.inference.bundle import read_bundle, save_bundle
+from pose_reloc.models.apr import PoseRegressor
+from pose_reloc.models.backbones import input_stats
+from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
+from pose_reloc.training.config import register_model_config, TrainConfig
+from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything
+from pose_reloc.training.registry import register_trainer
+
+LOG = logging.getLogger(__name__)
+
+#: Decoded images are cached in memory up to this many bytes; beyond, read per item.
+CACHE_LIMIT_BYTES = 3 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class APRModelConfig:
+    """The ``model:`` section of ``--method apr`` presets.
+
+    Attributes:
+        backbone: encoder name (resnet18/34/50, mobilenet_v3_small, efficientnet_lite0,
+            tiny).
+        pretrained: ``imagenet``, ``none`` or a local state-dict path.
+        fc_dim: FC localizer width (PoseNet 2048; 0 = none).
+        dropout: dropout before the heads (PoseNet 0.5); also used for MC-dropout.
+        rotation: ``quat`` or ``logq`` (MapNet).
+        loss: ``learned`` (learnable s_t, s_q; L1) or ``posenet`` (beta-weighted L2).
+        beta: PoseNet's rotation weight (``loss: posenet``).
+        s_t: initial translation log-weight (MapNet 0).
+        s_q: initial rotation log-weight (MapNet -3, APANet -1).
+        relative_weight: MapNet relative-pose term weight on frame pairs (0 = off).
+        relative_skip: the pair partner is this many frames later in the same sequence.
+        mc_samples: MC-dropout samples the localizer draws for the covariance by default
+            (0 = no covariance).
+    """
+
+    backbone: str = 'resnet34'
+    pretrained: str = 'imagenet'
+    fc_dim: int = 2048
+    dropout: float = 0.5
+    rotation: str = 'quat'
+    loss: str = 'learned'
+    beta: float = 1.0
+    s_t: float = 0.0
+    s_q: float = -3.0
+    relative_weight: float = 0.0
+    relative_skip: int = 10
+    mc_samples: int = 20
+
+
+@dataclass
+class SceneNorm:
+    """Per-scene translation normalization (metres): ``t_norm = (t - mean) / scale``."""
+
+    name: str
+    translation_mean: np.ndarray
+    translation_scale: float
+    camera: Any
+    train_frames: int
+
+    def to_json(self) -> Dict[str, Any]:
+        """Return the bundle's ``scenes`` entry."""
+        return {'name': self.name, 'translation_mean': [float(v) for v in self.translation_mean],
+                'translation_scale': float(self.translation_scale), 'coord_mean': None,
+                'camera': camera_to_ros_yaml(self.camera, self.name),
+                'train_frames': int(self.train_frames)}
+
+
+def scene_norm(scene_name: str, frames: Sequence[Frame]) -> SceneNorm:
+    """Compute the translation normalization of a scene from its training frames."""
+    centres = np.array([f.T_world_cam[:3, 3] for f in frames], dtype=np.float64)
+    mean = centres.mean(axis=0)
+    scale = float(np.sqrt(((centres - mean) ** 2).sum(axis=1).mean()))
+    return SceneNorm(scene_name, mean, max(scale, 1e-3), frames[0].camera, len(frames))
+
+
+def resized_shape(height: int, width: int, data_cfg: Any) -> Tuple[int, int]:
+    """Return the ``(H, W)`` an image of ``height x width`` is resized to before cropping.
+
+    Raises:
+        ValueError: if the resized image is smaller than the crop.
+    """
+    if data_cfg.resize <= 0:
+        return data_cfg.height, data_cfg.width
+    scale = data_cfg.resize / min(height, width)
+    out = (max(int(round(height * scale)), 1), max(int(round(width * scale)), 1))
+    if out[0] < data_cfg.height or out[1] < data_cfg.width:
+        raise ValueError(f'images of {height}x{width} resized to {out[0]}x{out[1]} (shorter '
+                         f'side {data_cfg.resize}) are smaller than the crop '
+                         f'{data_cfg.height}x{data_cfg.width}; raise data.resize')
+    return out
+
+
+def load_resized(frame: Frame, data_cfg: Any) -> np.ndarray:
+    """Read a frame and resize it: ``(H', W', 3) uint8`` RGB (see :func:`resized_shape`)."""
+    image = load_image(frame)
+    h, w = resized_shape(image.shape[0], image.shape[1], data_cfg)
+    if (h, w) == image.shape[:2]:
+        return np.ascontiguousarray(image)
+    interp = cv2.INTER_AREA if h < image.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(image, (w, h), interpolation=interp)
+
+
+def center_crop(image_hw3: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre crop ``(H, W, 3)`` to ``(height, width, 3)``."""
+    y0 = (image_hw3.shape[0] - height) // 2
+    x0 = (image_hw3.shape[1] - width) // 2
+    return image_hw3[y0:y0 + height, x0:x0 + width]
+
+
+def pose_targets(frame: Frame, norm: SceneNorm) -> Tuple[np.ndarray, np.ndarray]:
+    """Return the normalized translation (3,) and unit quaternion xyzw, w >= 0 (4,)."""
+    t = (frame.T_world_cam[:3, 3] - norm.translation_mean) / norm.translation_scale
+    q = matrix_to_quat(frame.T_world_cam[:3, :3])
+    return t.astype(np.float32), np.asarray(q, dtype=np.float32)
+
+
+class PoseImageDataset(Dataset):
+    """Frames of one or more scenes as training/validation items.
+
+    Items are dicts: ``image`` (3, h, w) uint8 (random crop if ``train`` else centre
+    crop), ``t`` (3,) float32 normalized translation, ``q`` (4,) float32 xyzw, ``scene_id``
+    long, ``T_world_cam`` (4, 4) float64 and, with ``pair_skip > 0``, the same keys
+    prefixed ``pair_`` for the frame ``pair_skip`` later in the same sequence (earlier at
+    the end of a sequence).
+
+    Args:
+        frames: the frames.
+        scene_ids: scene index of each frame.
+        norms: normalization per scene index.
+        data_cfg: the ``data`` config section.
+        train: random crops (True) or centre crops (False).
+        pair_skip: partner offset for MapNet's relative term (0 = no pairs).
+        progress: show a bar while decoding.
+    """
+
+    def __init__(self, frames: Sequence[Frame], scene_ids: Sequence[int],
+                 norms: Sequence[SceneNorm], data_cfg: Any, train: bool, pair_skip: int = 0,
+                 progress: bool = True):
+        self.frames = list(frames)
+        self.scene_ids = [int(s) for s in scene_ids]
+        self.norms = list(norms)
+        self.cfg = data_cfg
+        self.train = train
+        self.targets = [pose_targets(f, self.norms[s]) for f, s in
+                        zip(self.frames, self.scene_ids)]
+        self.partner = self._partners(pair_skip) if pair_skip > 0 else None
+        self.images: Optional[List[np.ndarray]] = None
+        if self.frames:
+            first = load_resized(self.frames[0], data_cfg)
+            if first.nbytes * len(self.frames) <= CACHE_LIMIT_BYTES:
+                self.images = [first] + [
+                    load_resized(f, data_cfg) for f in tqdm(
+                        self.frames[1:], desc='decoding images', disable=not progress,
+                        leave=False)]
+
+    def _partners(self, skip: int) -> List[int]:
+        groups: Dict[Tuple[int, str], List[int]] = {}
+        for i, (f, s) in enumerate(zip(self.frames, self.scene_ids)):
+            groups.setdefault((s, f.sequence), []).append(i)
+        partner = list(range(len(self.frames)))
+        for idx in groups.values():
+            idx = sorted(idx, key=lambda i: self.frames[i].timestamp_ns)
+            for k, i in enumerate(idx):
+                if len(idx) == 1:
+                    continue
+                j = k + skip if k + skip < len(idx) else max(k - skip, 0)
+                partner[i] = idx[j] if idx[j] != i else idx[(k + 1) % len(idx)]
+        return partner
+
+    def __len__(self) -> int:
+        """Return the number of frames."""
+        return len(self.frames)
+
+    def _image(self, i: int) -> np.ndarray:
+        image = self.images[i] if self.images is not None else load_resized(
+            self.frames[i], self.cfg)
+        h, w = self.cfg.height, self.cfg.width
+        if image.shape[:2] == (h, w):
+            return image
+        if self.train:
+            y0 = int(torch.randint(0, image.shape[0] - h + 1, ()).item())
+            x0 = int(torch.randint(0, image.shape[1] - w + 1, ()).item())
+            return image[y0:y0 + h, x0:x0 + w]
+        return center_crop(image, h, w)
+
+    def _item(self, i: int) -> Dict[str, Any]:
+        t, q = self.targets[i]
+        return {'image': torch.from_numpy(np.ascontiguousarray(self._image(i))).permute(2, 0, 1),
+                't': torch.from_numpy(t), 'q': torch.from_numpy(q),
+                'scene_id': torch.tensor(self.scene_ids[i], dtype=torch.long),
+                'T_world_cam': torch.from_numpy(np.array(self.frames[i].T_world_cam))}
+
+    def __getitem__(self, i: int) -> Dict[str, Any]:
+        """Return the item dict of frame ``i`` (see the class docstring)."""
+        item = self._item(i)
+        if self.partner is not None:
+            item.update({f'pair_{k}': v for k, v in self._item(self.partner[i]).items()})
+        return item
+
+
+def photometric_jitter(images_b3hw: torch.Tensor, data_cfg: Any) -> torch.Tensor:
+    """Random brightness / contrast / saturation / hue per image; images in [0, 1].
+
+    Geometry is untouched (a flip or rotation would change the pose label).
+    """
+    b = images_b3hw.shape[0]
+    dev = images_b3hw.device
+
+    def factor(amount: float) -> torch.Tensor:
+        return (1.0 + (torch.rand(b, 1, 1, 1, device=dev) * 2 - 1) * amount)
+
+    x = images_b3hw
+    if data_cfg.brightness > 0:
+        x = x * factor(data_cfg.brightness)
+    weights = torch.tensor([0.299, 0.587, 0.114], device=dev).view(1, 3, 1, 1)
+    if data_cfg.contrast > 0:
+        mean = (x * weights).sum(1, keepdim=True).mean(dim=(2, 3), keepdim=True)
+        x = (x - mean) * factor(data_cfg.contrast) + mean
+    if data_cfg.saturation > 0:
+        gray = (x * weights).sum(1, keepdim=True)
+        x = (x - gray) * factor(data_cfg.saturation) + gray
+    if data_cfg.hue > 0:
+        from torchvision.transforms.v2 import functional as tvf
+        shifts = (torch.rand(b) * 2 - 1) * data_cfg.hue
+        x = torch.stack([tvf.adjust_hue(img.clamp(0, 1), float(s)) for img, s in zip(x, shifts)])
+    return x.clamp(0.0, 1.0)
+
+
+def normalization(data_cfg: Any, backbone: str) -> Tuple[List[float], List[float]]:
+    """Return the (mean, std) used for inputs: the config's, else the backbone's."""
+    mean, std = input_stats(backbone)
+    mean = list(data_cfg.mean) if data_cfg.mean else list(mean)
+    std = list(data_cfg.std) if data_cfg.std else list(std)
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f'data.mean/std must have 3 values with std > 0, got {mean}, {std}')
+    return mean, std
+
+
+def to_input(images_b3hw_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+             device: torch.device, jitter: Optional[Any] = None) -> torch.Tensor:
+    """Convert uint8 batches to normalized float inputs on ``device`` (jitter optional)."""
+    x = images_b3hw_uint8.to(device=device, dtype=torch.float32) / 255.0
+    if jitter is not None:
+        x = photometric_jitter(x, jitter)
+    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+@dataclass
+class PreparedData:
+    """Scenes, normalizations and datasets of a training run."""
+
+    scene_names: List[str]
+    norms: List[SceneNorm]
+    train: PoseImageDataset
+    val: Optional[PoseImageDataset]
+
+
+def select_scenes(data_root: Path, wanted: Sequence[str]) -> List[Scene]:
+    """Load the dataset and keep ``wanted`` scenes (all if empty).
+
+    Raises:
+        ValueError: naming missing scenes.
+    """
+    scenes = load_dataset(data_root)
+    if wanted:
+        by_name = {s.name: s for s in scenes}
+        missing = [w for w in wanted if w not in by_name]
+        if missing:
+            raise ValueError(f'data.scenes {missing} not found in {data_root} '
+                             f'(has {sorted(by_name)})')
+        scenes = [by_name[w] for w in wanted]
+    return scenes
+
+
+def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
+                 known_norms: Optional[Dict[str, SceneNorm]] = None,
+                 scene_order: Optional[Sequence[str]] = None) -> PreparedData:
+    """Build the training and validation datasets of ``cfg`` from ``data_root``.
+
+    Args:
+        cfg: the training config.
+        data_root: the dataset.
+        pair_skip: MapNet pair offset (0 = no pairs).
+        known_norms: reuse these normalizations for scenes already in an init bundle.
+        scene_order: scene index order (default: dataset order); scenes listed here but
+            absent from the data keep their index (for fine-tuning a multi-scene bundle).
+
+    Raises:
+        ValueError: if a scene has no training frames.
+    """
+    scenes = select_scenes(data_root, cfg.data.scenes)
+    names = list(scene_order) if scene_order else []
+    names += [s.name for s in scenes if s.name not in names]
+    by_name = {s.name: s for s in scenes}
+    norms: List[SceneNorm] = []
+    train_frames: List[Frame] = []
+    train_ids: List[int] = []
+    val_frames: List[Frame] = []
+    val_ids: List[int] = []
+    for idx, name in enumerate(names):
+        scene = by_name.get(name)
+        if scene is None:
+            norms.append(known_norms[name])
+            continue
+        frames = scene.split(cfg.data.train_split)
+        if not frames:
+            raise ValueError(f'scene {name!r} in {data_root} has no {cfg.data.train_split!r} '
+                             f'frames (splits: {scene.split_counts()})')
+        norm = (known_norms or {}).get(name) or scene_norm(name, frames)
+        norms.append(norm)
+        train_frames += frames
+        train_ids += [idx] * len(frames)
+        val = scene.split(cfg.data.val_split) if cfg.data.val_split else []
+        if cfg.data.val_frames and len(val) > cfg.data.val_frames:
+            keep = np.linspace(0, len(val) - 1, cfg.data.val_frames).round().astype(int)
+            val = [val[i] for i in keep]
+        val_frames += val
+        val_ids += [idx] * len(val)
+    progress = cfg.run.progress
+    train = PoseImageDataset(train_frames, train_ids, norms, cfg.data, train=True,
+                             pair_skip=pair_skip, progress=progress)
+    val_ds = PoseImageDataset(val_frames, val_ids, norms, cfg.data, train=False,
+                              progress=progress) if val_frames else None
+    if val_ds is None:
+        LOG.warning('no %r frames for validation; validation is skipped', cfg.data.val_split)
+    return PreparedData(names, norms, train, val_ds)
+
+
+def make_loader(dataset: Dataset, cfg: TrainConfig, train: bool) -> DataLoader:
+    """DataLoader over ``dataset`` (shuffled, last partial batch dropped when training)."""
+    batch = min(cfg.optim.batch_size, len(dataset))
+    return DataLoader(dataset, batch_size=batch, shuffle=train,
+                      drop_last=train and len(dataset) > batch, num_workers=cfg.data.workers,
+                      persistent_workers=False)
+
+
+def pose_errors(t_pred_b3: torch.Tensor, q_pred_b4: torch.Tensor,
+                T_true_b44: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+    """Translation (m) and rotation (deg) errors of world predictions vs true poses."""
+    from pose_reloc.geometry.rotations import matrix_to_quat as _m2q
+    T_true = T_true_b44.detach().cpu().numpy().astype(np.float64)
+    t_err = np.linalg.norm(t_pred_b3.detach().cpu().numpy() - T_true[:, :3, 3], axis=1)
+    q_true = _m2q(T_true[:, :3, :3])
+    q_pred = q_pred_b4.detach().cpu().numpy().astype(np.float64)
+    dots = np.abs((q_true * q_pred).sum(axis=1)).clip(0.0, 1.0)
+    return t_err, np.degrees(2 * np.arccos(dots))
+
+
+def denormalize(t_norm_b3: torch.Tensor, scene_ids_b: torch.Tensor,
+                norms: Sequence[SceneNorm]) -> torch.Tensor:
+    """Map normalized translations back to metres with each row's scene normalization."""
+    mean = torch.tensor(np.array([n.translation_mean for n in norms]), dtype=t_norm_b3.dtype,
+                        device=t_norm_b3.device)
+    scale = torch.tensor([n.translation_scale for n in norms], dtype=t_norm_b3.dtype,
+                         device=t_norm_b3.device)
+    ids = scene_ids_b.to(t_norm_b3.device)
+    return t_norm_b3 * scale[ids, None] + mean[ids]
+
+
+def build_criterion(model_cfg: Any, num_scenes: int = 1) -> torch.nn.Module:
+    """The loss module of an APR/MSPN model config."""
+    if model_cfg.loss == 'posenet':
+        return PoseNetLoss(model_cfg.beta)
+    if model_cfg.loss != 'learned':
+        raise ValueError(f'model.loss must be "learned" or "posenet", got {model_cfg.loss!r}')
+    if getattr(model_cfg, 'relative_weight', 0.0) > 0:
+        return MapNetLoss(model_cfg.s_t, model_cfg.s_q, model_cfg.relative_weight)
+    return LearnedWeightLoss(model_cfg.s_t, model_cfg.s_q, num_scenes=num_scenes)
+
+
+def rotation_target(q_b4: torch.Tensor, rotation: str) -> torch.Tensor:
+    """The rotation target in the head's parameterization (quaternion or log-quaternion)."""
+    from pose_reloc.geometry.torch_ops import quat_log
+    return quat_log(q_b4) if rotation == 'logq' else q_b4
+
+
+def transfer_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor],
+                     prefixes: Sequence[str], source: str) -> int:
+    """Copy tensors whose names start with ``prefixes`` and whose shapes match.
+
+    Returns:
+        The number of tensors copied.
+
+    Raises:
+        ValueError: if no encoder tensor fits (different backbone).
+    """
+    own = model.state_dict()
+    picked = {k: v for k, v in state.items()
+              if k.startswith(tuple(prefixes)) and k in own and own[k].shape == v.shape}
+    encoder_keys = [k for k in own if k.startswith('encoder.')]
+    if not any(k in picked for k in encoder_keys):
+        raise ValueError(f'{source}: no encoder tensor fits this model (different backbone?)')
+    own.update(picked)
+    model.load_state_dict(own)
+    LOG.info('initialized %d tensors from %s', len(picked), source)
+    return len(picked)
+
+
+def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
+                  criterion: torch.nn.Module, init_bundle: Optional[Path],
+                  device: torch.device) -> Dict[str, Any]:
+    """The bundle's ``training`` section."""
+    learned = {}
+    for name, param in criterion.named_parameters():
+        learned[name] = [float(v) for v in param.detach().cpu().reshape(-1)]
+    last = result.history[-1] if result.history else {}
+    return {'config': cfg.to_dict(), 'data_root': str(data_root),
+            'epochs_completed': result.epochs_completed,
+            'stopped_by_budget': result.stopped_by_budget,
+            'elapsed_s': float(last.get('elapsed_s', result.elapsed_s)),
+            'final': {k: (float(v) if np.isfinite(v) else None) for k, v in last.items()},
+            'learned_loss_weights': learned,
+            'init_bundle': str(init_bundle) if init_bundle else None,
+            'device': str(device)}
+
+
+def input_meta(cfg: TrainConfig, mean: Sequence[float], std: Sequence[float]) -> Dict[str, Any]:
+    """The bundle's ``input`` section."""
+    return {'height': cfg.data.height, 'width': cfg.data.width, 'resize': cfg.data.resize,
+            'mean': [float(v) for v in mean], 'std': [float(v) for v in std],
+            'color': 'rgb', 'range': [0, 1]}
+
+
+def work_dir_for(out_bundle: Path) -> Path:
+    """Checkpoint / log directory of a run writing ``out_bundle``: ``<out>.work``."""
+    out_bundle = Path(out_bundle)
+    return out_bundle.with_name(out_bundle.name + '.work')
+
+
+def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,
+          init_bundle: Optional[Path] = None) -> Path:
+    """Train a :class:`~pose_reloc.models.apr.PoseRegressor` and write its bundle.
+
+    Args:
+        cfg: a config whose ``model`` is an :class:`APRModelConfig`.
+        data_root: one scene (or a multi-scene root: the naive one-model-for-all
+            baseline, with one shared normalization over all training frames).
+        out_bundle: output bundle directory; checkpoints and ``log.csv`` go to
+            ``<out_bundle>.work/``.
+        resume: continue from the checkpoint.
+        init_bundle: initialize encoder (and FC) from an APR or MSPN bundle.
+
+    Returns:
+        The bundle path.
+    """
+    mc = cfg.model
+    device = pick_device(cfg.run.device)
+    seed_everything(cfg.run.seed)
+    pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
+    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip)
+    if len(data.norms) > 1:
+        merged = [f for f in data.train.frames]
+        norm = scene_norm('+'.join(data.scene_names), merged)
+        data = _single_norm(data, norm)
+    pretrained = None if (init_bundle or resume) else mc.pretrained
+    model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
+    if init_bundle is not None and not resume:
+        _, state = read_bundle(init_bundle, methods=('apr', 'mspn'))
+        transfer_weights(model, state, ('encoder.', 'fc.'), str(init_bundle))
+    model.to(device)
+    criterion = build_criterion(mc).to(device)
+    mean, std = normalization(cfg.data, mc.backbone)
+    jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
+                              cfg.data.hue)) else None
+
+    def predict(net, batch, prefix=''):
+        x = to_input(batch[f'{prefix}image'], mean, std, device, jitter)
+        return net(x)
+
+    def targets(batch, prefix=''):
+        return {'t': batch[f'{prefix}t'].to(device),
+                'rot': rotation_target(batch[f'{prefix}q'].to(device), mc.rotation)}
+
+    def step(net, batch, dev):
+        pred_a, true_a = predict(net, batch), targets(batch)
+        if isinstance(criterion, MapNetLoss):
+            out = criterion(pred_a, true_a, predict(net, batch, 'pair_'),
+                            targets(batch, 'pair_'))
+        else:
+            out = criterion(pred_a['t'], pred_a['rot'], true_a['t'], true_a['rot'])
+        return out['loss'], {k: float(v) for k, v in out.items() if k != 'loss'}
+
+    val_loader = make_loader(data.val, cfg, train=False) if data.val else None
+
+    def validate(net, dev):
+        t_errs, r_errs = [], []
+        for batch in val_loader:
+            out = net(to_input(batch['image'], mean, std, dev))
+            t = denormalize(out['t'], torch.zeros_like(batch['scene_id']), data.norms[:1])
+            te, re = pose_errors(t, to_quat(out['rot']), batch['T_world_cam'])
+            t_errs.append(te)
+            r_errs.append(re)
+        t_all, r_all = np.concatenate(t_errs), np.concatenate(r_errs)
+        return {'median_translation_m': float(np.median(t_all)),
+                'median_rotation_deg': float(np.median(r_all))}
+
+    result = fit(model, make_loader(data.train, cfg, train=True), step, cfg,
+                 work_dir_for(out_bundle), val_fn=validate if val_loader else None,
+                 criterion=criterion, resume=resume, device=device)
+    meta = {
+        'scenes': [n.to_json() for n in data.norms],
+        'input': input_meta(cfg, mean, std),
+        'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
+        'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
+    }
+    return save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
+
+
+def _single_norm(data: PreparedData, norm: SceneNorm) -> PreparedData:
+    """Relabel a multi-scene dataset as one scene with one normalization (naive APR)."""
+    for ds in (data.train, data.val):
+        if ds is None:
+            continue
+        ds.norms = [norm]
+        ds.scene_ids = [0] * len(ds.frames)
+        ds.targets = [pose_targets(f, norm) for f in ds.frames]
+    return PreparedData([norm.name], [norm], data.train, data.val)
+
+
+register_model_config('apr', APRModelConfig)
+register_trainer('apr', train)

@@ -1,0 +1,514 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Training of the scene coordinate regressor (``pose-reloc train --method scr``).
+
+Targets: for every output cell of the stride-8 net, the world point seen at the cell centre
+(``models.scr.cell_centres``: pixel ``8j + 3.5`` in OpenCV's convention), back-projected
+from the mean of the 2x2 depth pixels around that centre (``backproject`` undistorts, so
+distorted cameras are exact) and moved to the world by the ground-truth ``T_world_cam``. A cell
+is invalid (masked) when any of the four depths is missing or they spread by more than
+``model.max_depth_spread`` of their mean (a depth edge).
+
+Stage 1 (DANCE): mean Euclidean distance between predicted and target coordinates over the
+valid cells. Stage 2 (optional, ``model.reproj_epochs > 0``, DSAC++ style): reprojection
+error of the predicted coordinates under the ground-truth pose, soft-clamped
+(``e`` below ``reproj_soft_clamp_px``, ``sqrt(tau * e)`` above); cells whose prediction is
+behind the camera (``z < min_depth_m``) or reprojects further than ``reproj_max_px`` fall
+back to the 3-D distance to the depth target, or, without depth, to the point at the scene's
+median depth on the cell's ray. Stage 2 thus also trains cells without depth.
+
+Data: every image is resized so that its shorter side is ``data.resize`` pixels (aspect kept,
+both sides rounded to multiples of 8) with its camera (``PinholeCamera.resized``); training
+takes random ``data.height x data.width`` crops (the camera follows with ``cropped``);
+validation and inference use the whole resized image. ``data.resize: 0`` resizes straight to
+``data.width x data.height`` without crops. The optimizer, progress, checkpoints, resume and CSV
+log are the shared loop's (``training.loop.fit``); the result is an ``scr`` model bundle.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+import logging
+import math
+from pathlib import Path
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
+from pose_reloc.geometry.pnp import PnPConfig, solve_pnp_ransac
+from pose_reloc.models.scr import cell_centres, OUTPUT_STRIDE, SCRNet
+from pose_reloc.training.config import register_model_config, TrainConfig
+from pose_reloc.training.loop import fit, pick_device, seed_everything
+from pose_reloc.training.registry import register_trainer
+
+LOG = logging.getLogger(__name__)
+
+#: normalization used when the preset leaves ``data.mean`` / ``data.std`` empty.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class SCRModelConfig:
+    """The ``model:`` section of ``scr`` presets.
+
+    Attributes:
+        trunk: ``resnet18`` (DANCE) or ``resnet18_layer2`` (CPU), see ``models.scr``.
+        head_channels: channels of the first two head convolutions.
+        pretrained: optional ``.safetensors`` file of torchvision ResNet-18 weights ('' = none).
+        max_depth_spread: a target cell is invalid when its 2x2 depths spread by more than this
+            fraction of their mean.
+        reproj_epochs: epochs of the second, reprojection-loss stage (0 = off).
+        reproj_soft_clamp_px: reprojection errors above this grow as ``sqrt`` (DSAC++).
+        reproj_max_px: reprojection errors above this use the 3-D fallback loss instead.
+        min_depth_m: predictions closer than this to the camera plane use the fallback.
+        pnp_threshold_px: PnP-RANSAC inlier threshold at the network resolution, pixels.
+        pnp_min_inliers: PnP failure threshold (inliers).
+        pnp_min_inlier_ratio: PnP failure threshold (inlier ratio).
+        pnp_ransac: RANSAC flavour (``geometry.pnp.RANSAC_FLAVOURS``).
+        pnp_iterations: RANSAC iterations.
+        mean_frames: at most this many training frames estimate the scene mean coordinate.
+    """
+
+    trunk: str = 'resnet18'
+    head_channels: Tuple[int, int] = (256, 128)
+    pretrained: str = ''
+    max_depth_spread: float = 0.1
+    reproj_epochs: int = 0
+    reproj_soft_clamp_px: float = 10.0
+    reproj_max_px: float = 100.0
+    min_depth_m: float = 0.1
+    pnp_threshold_px: float = 4.0
+    pnp_min_inliers: int = 12
+    pnp_min_inlier_ratio: float = 0.05
+    pnp_ransac: str = 'usac_magsac'
+    pnp_iterations: int = 1000
+    mean_frames: int = 200
+
+    def pnp_config(self) -> PnPConfig:
+        """Return the ``PnPConfig`` these settings describe (validation, bundle default)."""
+        return PnPConfig(ransac=self.pnp_ransac, reprojection_threshold_px=self.pnp_threshold_px,
+                         iterations=self.pnp_iterations, min_inliers=self.pnp_min_inliers,
+                         min_inlier_ratio=self.pnp_min_inlier_ratio)
+
+
+register_model_config('scr', SCRModelConfig)
+
+
+def network_size(camera: PinholeCamera, short_side: int) -> Tuple[int, int]:
+    """Network input size ``(width, height)`` for images of ``camera``.
+
+    Args:
+        camera: the original camera.
+        short_side: target length of the shorter image side, pixels (aspect kept).
+
+    Returns:
+        ``(width, height)``, both rounded to multiples of 8 (at least 8).
+    """
+    scale = short_side / min(camera.width, camera.height)
+    return (max(OUTPUT_STRIDE, int(round(camera.width * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE),
+            max(OUTPUT_STRIDE, int(round(camera.height * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE))
+
+
+def scene_coordinate_targets(depth_hw: np.ndarray, camera: PinholeCamera,
+                             T_world_cam: np.ndarray, max_depth_spread: float = 0.1
+                             ) -> np.ndarray:
+    """Ground-truth scene coordinates at the centres of the stride-8 output cells.
+
+    Args:
+        depth_hw: (H, W) z-depth, metres, 0 / NaN invalid; H and W multiples of 8.
+        camera: the camera of ``depth_hw`` (same size).
+        T_world_cam: (4, 4) camera-to-world pose.
+        max_depth_spread: relative spread of the 2x2 central depths above which a cell is
+            invalid.
+
+    Returns:
+        (H/8, W/8, 3) float64 world coordinates, metres, NaN for invalid cells.
+
+    Raises:
+        ValueError: if the depth size does not match the camera or is not a multiple of 8.
+    """
+    depth = np.asarray(depth_hw, dtype=np.float64)
+    height, width = depth.shape
+    if (height, width) != (camera.height, camera.width):
+        raise ValueError(f'depth shape {depth.shape} does not match the camera '
+                         f'{camera.width}x{camera.height}')
+    if height % OUTPUT_STRIDE or width % OUTPUT_STRIDE:
+        raise ValueError(f'depth size {width}x{height} is not a multiple of {OUTPUT_STRIDE}')
+    half = OUTPUT_STRIDE // 2
+    quad = np.stack([depth[half - 1::OUTPUT_STRIDE, half - 1::OUTPUT_STRIDE],
+                     depth[half - 1::OUTPUT_STRIDE, half::OUTPUT_STRIDE],
+                     depth[half::OUTPUT_STRIDE, half - 1::OUTPUT_STRIDE],
+                     depth[half::OUTPUT_STRIDE, half::OUTPUT_STRIDE]])
+    with np.errstate(invalid='ignore'):
+        finite = np.all(np.isfinite(quad) & (quad > 0), axis=0)
+        mean = quad.mean(axis=0)
+        valid = finite & (quad.max(axis=0) - quad.min(axis=0) <= max_depth_spread * mean)
+    uv = cell_centres(height // OUTPUT_STRIDE, width // OUTPUT_STRIDE)
+    points_cam = camera.backproject(uv, np.where(valid, mean, np.nan))
+    T = np.asarray(T_world_cam, dtype=np.float64)
+    return points_cam @ T[:3, :3].T + T[:3, 3]
+
+
+def _resize_frame(frame, size: Tuple[int, int]):
+    """Load one frame resized to ``size`` = (width, height): image, depth, camera."""
+    from pose_reloc.data.records import load_depth, load_image
+    width, height = size
+    image = load_image(frame)
+    camera = frame.camera
+    if (image.shape[1], image.shape[0]) != (camera.width, camera.height):
+        raise ValueError(f'{frame.image_path}: image is {image.shape[1]}x{image.shape[0]} but '
+                         f'its camera is {camera.width}x{camera.height}')
+    if (width, height) != (camera.width, camera.height):
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        camera = camera.resized(width, height)
+    depth = None
+    if frame.depth_path is not None:
+        depth = load_depth(frame)
+        if depth.shape != (height, width):
+            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
+    return image, depth, camera
+
+
+class SCRFrames(Dataset):
+    """Frames as SCR training samples (images, target coordinates, cameras), cached in RAM.
+
+    Each item is a dict: ``image`` (3, h, w) float32 normalized, ``coords`` (3, h/8, w/8)
+    float32 target world coordinates (0 where invalid), ``valid`` (h/8, w/8) bool,
+    ``uv`` (h/8, w/8, 2) float32 cell centres in ideal (undistorted) pixels, ``K`` (3, 3)
+    float32, ``T_world_cam`` (4, 4) float32, ``index`` int.
+
+    Args:
+        frames: ``data.records.Frame`` list (with depth).
+        size: resized ``(width, height)``.
+        crop: ``(width, height)`` random crop for training, or None for the whole image.
+        mean: normalization mean (RGB).
+        std: normalization std.
+        max_depth_spread: see ``scene_coordinate_targets``.
+        jitter: ``(brightness, contrast, saturation, hue)`` amplitudes (training only).
+    """
+
+    def __init__(self, frames: Sequence[Any], size: Tuple[int, int],
+                 crop: Optional[Tuple[int, int]], mean: Sequence[float], std: Sequence[float],
+                 max_depth_spread: float = 0.1,
+                 jitter: Tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)):
+        """Store the settings; frames are loaded on first access."""
+        self.frames = list(frames)
+        self.size = size
+        self.crop = crop
+        if crop is not None and (crop[0] > size[0] or crop[1] > size[1]
+                                 or crop[0] % OUTPUT_STRIDE or crop[1] % OUTPUT_STRIDE):
+            raise ValueError(f'crop {crop[0]}x{crop[1]} must fit in the resized '
+                             f'{size[0]}x{size[1]} image and be a multiple of {OUTPUT_STRIDE}')
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+        self.max_depth_spread = max_depth_spread
+        self.jitter = None
+        if any(jitter):
+            from torchvision.transforms import ColorJitter
+            self.jitter = ColorJitter(*jitter)
+        self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, PinholeCamera]] = {}
+
+    def __len__(self) -> int:
+        """Return the number of frames."""
+        return len(self.frames)
+
+    def load(self, index: int) -> Tuple[np.ndarray, Optional[np.ndarray], PinholeCamera]:
+        """Resized ``(image (h, w, 3) uint8, depth (h, w) float32 or None, camera)``."""
+        if index not in self._cache:
+            self._cache[index] = _resize_frame(self.frames[index], self.size)
+        return self._cache[index]
+
+    def __getitem__(self, index: int) -> Dict[str, Any]:
+        """One sample (see the class docstring); random crop when training."""
+        image, depth, camera = self.load(index)
+        frame = self.frames[index]
+        if depth is None:
+            raise ValueError(f'{frame.image_path}: SCR training needs depth, the frame has none')
+        if self.crop is not None:
+            cw, ch = self.crop
+            x0 = int(np.random.randint(0, camera.width - cw + 1))
+            y0 = int(np.random.randint(0, camera.height - ch + 1))
+            image = image[y0:y0 + ch, x0:x0 + cw]
+            depth = depth[y0:y0 + ch, x0:x0 + cw]
+            camera = camera.cropped(x0, y0, cw, ch)
+        T_world_cam = np.asarray(frame.T_world_cam, dtype=np.float64)
+        coords = scene_coordinate_targets(depth, camera, T_world_cam, self.max_depth_spread)
+        valid = np.all(np.isfinite(coords), axis=-1)
+        uv = cell_centres(*coords.shape[:2])
+        uv_ideal = camera.undistort_points(uv) if camera.is_distorted else uv
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+        if self.jitter is not None:
+            tensor = self.jitter(tensor)
+        return {
+            'image': (tensor - self.mean) / self.std,
+            'coords': torch.from_numpy(np.where(valid[..., None], coords, 0.0)
+                                       .transpose(2, 0, 1).astype(np.float32)),
+            'valid': torch.from_numpy(valid),
+            'uv': torch.from_numpy(uv_ideal.astype(np.float32)),
+            'K': torch.from_numpy(camera.K.astype(np.float32)),
+            'T_world_cam': torch.from_numpy(T_world_cam.astype(np.float32)),
+            'index': index,
+        }
+
+
+def coordinate_loss(coords_b3hw: torch.Tensor, target_b3hw: torch.Tensor,
+                    valid_bhw: torch.Tensor) -> torch.Tensor:
+    """Mean Euclidean distance (metres) between predicted and target coordinates on valid cells.
+
+    Returns a zero that keeps the graph when no cell is valid.
+    """
+    err = torch.linalg.norm(coords_b3hw - target_b3hw, dim=1)
+    if not bool(valid_bhw.any()):
+        return coords_b3hw.sum() * 0.0
+    return err[valid_bhw].mean()
+
+
+def reprojection_loss(coords_b3hw: torch.Tensor, batch: Dict[str, torch.Tensor],
+                      cfg: SCRModelConfig, heuristic_depth_m: float
+                      ) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """DSAC++-style reprojection loss under the ground-truth pose (see the module docstring).
+
+    Args:
+        coords_b3hw: predicted world coordinates.
+        batch: a collated ``SCRFrames`` batch on the same device.
+        cfg: the model config (thresholds).
+        heuristic_depth_m: depth of the fallback target of cells without depth.
+
+    Returns:
+        ``(loss, logs)`` with ``logs['reproj_valid']`` the fraction of cells in the
+        reprojection regime.
+    """
+    T = batch['T_world_cam']
+    R_world_cam, t_world_cam = T[:, :3, :3], T[:, :3, 3]
+    points_world = coords_b3hw.flatten(2)                       # (B, 3, N)
+    points_cam = R_world_cam.transpose(1, 2) @ (points_world - t_world_cam[..., None])
+    z = points_cam[:, 2]
+    projected = batch['K'] @ points_cam
+    uv_pred = projected[:, :2] / z.clamp(min=1e-6).unsqueeze(1)
+    uv_true = batch['uv'].flatten(1, 2).transpose(1, 2)         # (B, 2, N)
+    err = torch.linalg.norm(uv_pred - uv_true, dim=1)
+    tau = cfg.reproj_soft_clamp_px
+    robust = torch.where(err < tau, err, torch.sqrt(tau * err.clamp(min=tau)))
+    ok = (z > cfg.min_depth_m) & (err < cfg.reproj_max_px)
+    K_inv = torch.linalg.inv(batch['K'])
+    ones = torch.ones_like(uv_true[:, :1])
+    rays = K_inv @ torch.cat([uv_true, ones], dim=1)            # (B, 3, N), z = 1
+    heuristic = R_world_cam @ (rays * heuristic_depth_m) + t_world_cam[..., None]
+    valid = batch['valid'].flatten(1)
+    target = torch.where(valid.unsqueeze(1), batch['coords'].flatten(2), heuristic)
+    fallback = torch.linalg.norm(points_world - target, dim=1)
+    loss = torch.where(ok, robust, fallback).mean()
+    return loss, {'reproj_valid': float(ok.float().mean())}
+
+
+def scene_statistics(dataset: SCRFrames, max_frames: int) -> Tuple[np.ndarray, float]:
+    """Mean scene coordinate (3,) and median depth (m) over at most ``max_frames`` frames."""
+    indices = np.linspace(0, len(dataset) - 1, min(max_frames, len(dataset))).round()
+    points, depths = [], []
+    for index in np.unique(indices.astype(int)):
+        _, depth, camera = dataset.load(int(index))
+        if depth is None:
+            raise ValueError(f'{dataset.frames[index].image_path}: SCR training needs depth')
+        coords = scene_coordinate_targets(depth, camera, dataset.frames[int(index)].T_world_cam,
+                                          dataset.max_depth_spread)
+        coords = coords[np.all(np.isfinite(coords), axis=-1)]
+        points.append(coords)
+        valid_depth = depth[(depth > 0) & np.isfinite(depth)]
+        if valid_depth.size:
+            depths.append(np.median(valid_depth))
+    points = np.concatenate(points) if points else np.zeros((0, 3))
+    if len(points) == 0:
+        raise ValueError('no valid depth in the training frames: cannot train SCR')
+    return points.mean(axis=0), float(np.median(depths))
+
+
+def localize_coords(coords_3hw: np.ndarray, camera: PinholeCamera, pnp_cfg: PnPConfig):
+    """PnP-RANSAC on one predicted coordinate map.
+
+    Args:
+        coords_3hw: (3, h, w) predicted world coordinates at the cell centres of ``camera``'s
+            image (h = camera.height / 8).
+        camera: the camera of the network input image.
+        pnp_cfg: PnP settings.
+
+    Returns:
+        ``(PnPResult, points_world (N, 3))``.
+    """
+    points = coords_3hw.reshape(3, -1).T.astype(np.float64)
+    uv = cell_centres(coords_3hw.shape[1], coords_3hw.shape[2]).reshape(-1, 2)
+    finite = np.all(np.isfinite(points), axis=1)
+    return solve_pnp_ransac(points[finite], uv[finite], camera, pnp_cfg), points[finite]
+
+
+def _make_val_fn(dataset: Optional[SCRFrames], pnp_cfg: PnPConfig):
+    if dataset is None or len(dataset) == 0:
+        return None
+
+    def val_fn(model, device) -> Dict[str, float]:
+        coord_err, t_err, r_err, fails = [], [], [], 0
+        for index in range(len(dataset)):
+            sample = dataset[index]
+            pred = model(sample['image'][None].to(device))[0].cpu().numpy()
+            valid = sample['valid'].numpy()
+            if valid.any():
+                diff = pred - sample['coords'].numpy()
+                coord_err.append(np.median(np.linalg.norm(diff, axis=0)[valid]))
+            _, _, camera = dataset.load(index)
+            result, _ = localize_coords(pred, camera, pnp_cfg)
+            if not result.ok:
+                fails += 1
+                continue
+            T_gt = sample['T_world_cam'].numpy().astype(np.float64)
+            t_err.append(np.linalg.norm(result.T_world_cam[:3, 3] - T_gt[:3, 3]))
+            cos = (np.trace(result.T_world_cam[:3, :3].T @ T_gt[:3, :3]) - 1) / 2
+            r_err.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        return {'coord_error_m': float(np.median(coord_err)) if coord_err else float('nan'),
+                'median_translation_m': float(np.median(t_err)) if t_err else float('nan'),
+                'median_rotation_deg': float(np.median(r_err)) if r_err else float('nan'),
+                'failure_rate': fails / len(dataset)}
+    return val_fn
+
+
+def _select_scene(data_root: Path, cfg: TrainConfig):
+    from pose_reloc.data.formats import load_dataset
+    scenes = load_dataset(data_root)
+    if cfg.data.scenes:
+        scenes = [s for s in scenes if s.name in cfg.data.scenes]
+    if len(scenes) != 1:
+        raise ValueError(f'SCR models one scene; {data_root} gives '
+                         f'{[s.name for s in scenes]} (pick one with data.scenes=[name])')
+    return scenes[0]
+
+
+def _frames_with_depth(frames: List[Any], what: str, data_root: Path) -> List[Any]:
+    missing = [f for f in frames if f.depth_path is None]
+    if missing:
+        raise ValueError(f'{data_root}: {len(missing)} of {len(frames)} {what} frames have no '
+                         f'depth (first: {missing[0].image_path}); SCR training needs depth')
+    return frames
+
+
+def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,
+          init_bundle: Optional[Path] = None) -> Path:
+    """Train an SCR model on one scene and write its bundle.
+
+    Args:
+        cfg: a ``TrainConfig`` whose ``model`` is ``SCRModelConfig``.
+        data_root: a dataset with depth (posed folder, 7-Scenes, ...) holding one scene (or
+            pick it with ``data.scenes``).
+        out_bundle: bundle directory to write; the run's checkpoints and CSV logs go to
+            ``<out_bundle>.work/{coords,reproj}/``.
+        resume: continue from those checkpoints.
+        init_bundle: start from the weights of an ``scr`` bundle of the same architecture.
+
+    Returns:
+        The bundle path.
+
+    Raises:
+        ValueError: for a multi-scene root without a choice, frames without depth, bad sizes.
+    """
+    from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
+    model_cfg: SCRModelConfig = cfg.model
+    data_root, out_bundle = Path(data_root), Path(out_bundle)
+    t_start = time.monotonic()
+    seed_everything(cfg.run.seed)
+    device = pick_device(cfg.run.device)
+    scene = _select_scene(data_root, cfg)
+    train_frames = _frames_with_depth(scene.split(cfg.data.train_split), 'training', data_root)
+    if not train_frames:
+        raise ValueError(f'{data_root}: scene {scene.name!r} has no {cfg.data.train_split!r} '
+                         'frames')
+    camera = train_frames[0].camera
+    if cfg.data.resize > 0:
+        size = network_size(camera, cfg.data.resize)
+        crop = (cfg.data.width, cfg.data.height)
+    else:
+        size, crop = (cfg.data.width, cfg.data.height), None
+    mean = tuple(cfg.data.mean) or IMAGENET_MEAN
+    std = tuple(cfg.data.std) or IMAGENET_STD
+    jitter = (cfg.data.brightness, cfg.data.contrast, cfg.data.saturation, cfg.data.hue)
+    train_set = SCRFrames(train_frames, size, crop, mean, std, model_cfg.max_depth_spread,
+                          jitter)
+    val_frames = [f for f in scene.split(cfg.data.val_split) if f.depth_path is not None] \
+        if cfg.data.val_split else []
+    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
+        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
+        val_frames = [val_frames[i] for i in pick]
+    val_set = SCRFrames(val_frames, size, None, mean, std,
+                        model_cfg.max_depth_spread) if val_frames else None
+    coord_mean, median_depth = scene_statistics(train_set, model_cfg.mean_frames)
+    LOG.info('scene %s: %d training frames at %dx%d, mean coordinate %s, median depth %.2f m',
+             scene.name, len(train_frames), size[0], size[1], np.round(coord_mean, 3),
+             median_depth)
+
+    architecture = {'name': 'SCRNet', 'trunk': model_cfg.trunk,
+                    'head_channels': list(model_cfg.head_channels)}
+    model = SCRNet(model_cfg.trunk, model_cfg.head_channels, coord_mean.tolist(),
+                   pretrained=model_cfg.pretrained or None)
+    if init_bundle is not None:
+        _, state = read_bundle(init_bundle, methods=['scr'], architectures=['SCRNet'])
+        load_state_strict(model, state, init_bundle)
+        model.set_coord_mean(coord_mean)
+    model.to(device)
+    pnp_cfg = model_cfg.pnp_config()
+    val_fn = _make_val_fn(val_set, pnp_cfg)
+    loader = DataLoader(train_set, batch_size=min(cfg.optim.batch_size, len(train_set)),
+                        shuffle=True, drop_last=len(train_set) > cfg.optim.batch_size,
+                        num_workers=cfg.data.workers)
+
+    def coord_step(net, batch, dev):
+        pred = net(batch['image'].to(dev))
+        loss = coordinate_loss(pred, batch['coords'].to(dev), batch['valid'].to(dev))
+        return loss, {'valid_cells': float(batch['valid'].float().mean())}
+
+    def reproj_step(net, batch, dev):
+        batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.items()}
+        return reprojection_loss(net(batch['image']), batch, model_cfg, median_depth)
+
+    work = out_bundle.with_name(out_bundle.name + '.work')
+    two_stage = model_cfg.reproj_epochs > 0
+    total_epochs = cfg.optim.epochs + model_cfg.reproj_epochs
+    stage1_cfg = cfg
+    if two_stage and cfg.optim.max_minutes > 0:
+        stage1_cfg = dataclasses.replace(cfg, optim=dataclasses.replace(
+            cfg.optim, max_minutes=cfg.optim.max_minutes * cfg.optim.epochs / total_epochs))
+    result = fit(model, loader, coord_step, stage1_cfg, work / 'coords', val_fn=val_fn,
+                 resume=resume and (work / 'coords').exists(), device=device)
+    history = [dict(row, stage='coords') for row in result.history]
+    if two_stage:
+        remaining = 0.0
+        if cfg.optim.max_minutes > 0:
+            remaining = max(cfg.optim.max_minutes - (time.monotonic() - t_start) / 60.0, 1e-3)
+        stage2_cfg = dataclasses.replace(cfg, optim=dataclasses.replace(
+            cfg.optim, epochs=model_cfg.reproj_epochs, max_minutes=remaining))
+        result = fit(model, loader, reproj_step, stage2_cfg, work / 'reproj', val_fn=val_fn,
+                     resume=resume and (work / 'reproj').exists(), device=device)
+        history += [dict(row, stage='reproj') for row in result.history]
+
+    meta = {
+        'scenes': [{'name': scene.name, 'coord_mean': [float(x) for x in coord_mean],
+                    'median_depth_m': median_depth,
+                    'camera': camera_to_ros_yaml(camera, scene.name)}],
+        'input': {'height': size[1], 'width': size[0], 'mean': list(mean), 'std': list(std),
+                  'short_side': min(size)},
+        'output': {'stride': OUTPUT_STRIDE, 'cell_centre_px': (OUTPUT_STRIDE - 1) / 2.0},
+        'pnp': dataclasses.asdict(pnp_cfg),
+        'training': {'config': cfg.to_dict(), 'data_root': str(data_root),
+                     'train_frames': len(train_frames), 'val_frames': len(val_frames),
+                     'elapsed_s': time.monotonic() - t_start,
+                     'history': [_json_row(row) for row in history]},
+    }
+    return save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
+
+
+def _json_row(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
+            for k, v in row.items()}
+
+
+register_trainer('scr', train)

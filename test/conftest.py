@@ -1,0 +1,58 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Session-wide test settings: ROS 2 isolation and the paths tests share.
+
+Before any test module is imported (so before anything imports rclpy), the session gets:
+
+- ``ROS_DOMAIN_ID``: a random domain in 100-200, unless the caller (CI) already set one, so
+  that test sessions running at the same time do not see each other's nodes;
+- ``RMW_IMPLEMENTATION=rmw_fastrtps_cpp`` unless set;
+- ``FASTDDS_DEFAULT_PROFILES_FILE`` (and ``FASTRTPS_DEFAULT_PROFILES_FILE`` on Humble and
+  Jazzy, whose Fast DDS 2.x reads that name) pointing at ``config/fastdds_shm.xml``:
+  shared-memory transport only, 32 MB segments, nothing sent over the network.
+
+Child processes started by tests inherit these variables.
+"""
+
+import os
+from pathlib import Path
+import random
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT / '..' / 'shared' / 'data').resolve()
+FASTDDS_PROFILE = REPO_ROOT / 'config' / 'fastdds_shm.xml'
+
+
+def _isolate_ros():
+    """Set the ROS 2 environment variables of the test session (see the module docstring)."""
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(100, 200)))
+    os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(FASTDDS_PROFILE)
+    if os.environ.get('ROS_DISTRO', '') in ('humble', 'jazzy'):
+        os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(FASTDDS_PROFILE)
+
+
+_isolate_ros()
+
+
+def pytest_report_header(config):
+    """Show the ROS 2 isolation settings in pytest's header."""
+    return (f"ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} "
+            f"RMW_IMPLEMENTATION={os.environ['RMW_IMPLEMENTATION']} "
+            f'Fast DDS profile={FASTDDS_PROFILE.name}')
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> Path:
+    """Return the repository root (the directory holding package.xml)."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> Path:
+    """Return ``../shared/data`` next to the repository; fail if it is missing."""
+    if not SHARED_DATA.is_dir():
+        raise FileNotFoundError(f'test data folder {SHARED_DATA} is missing')
+    return SHARED_DATA

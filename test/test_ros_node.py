@@ -1,0 +1,226 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""The node in its own process, driven with a scripted test-double localizer.
+
+The double (below, used only here) maps the first pixel value of an image to a behaviour,
+so that each case is one image: 1 -> a NaN pose, 2 -> confidence 0.1 (below the threshold),
+3 -> slow (0.6 s), otherwise a pose whose x = value / 100 m. The real-model end-to-end test is
+test_ros_e2e.py.
+"""
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+import textwrap
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+import numpy as np
+import pytest
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Image
+
+from pose_reloc.ros.conversions import msg_covariance, msg_to_T, rgb_to_image, stamp_to_ns
+from pose_reloc.ros.launcher import child_env
+from pose_reloc.ros.recorder import Recorder
+from pose_reloc.ros.reloc_node import _tf_message_type, POSE_QOS, TF_QOS
+
+DOUBLE = textwrap.dedent('''
+    import sys
+    import time
+    import numpy as np
+    import rclpy
+    from pose_reloc.inference.base import PoseEstimate
+    from pose_reloc.ros.reloc_node import RelocNode
+
+    class ScriptedLocalizer:
+        method, scenes, camera = 'apr', ['lab'], None
+
+        def localize(self, image, camera=None, scene=None):
+            value = int(image[0, 0, 0])
+            T = np.eye(4)
+            T[0, 3] = value / 100.0
+            if value == 1:
+                T[1, 3] = float('nan')
+            if value == 3:
+                time.sleep(0.6)
+            cov = np.diag([0.01, 0.02, 0.03, 0.001, 0.002, 0.003])
+            return PoseEstimate(ok=True, T_world_cam=T, covariance=cov,
+                                confidence=0.1 if value == 2 else 0.9, scene='lab')
+
+    rclpy.init(args=sys.argv)
+    node = RelocNode(localizer=ScriptedLocalizer())
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    node.destroy_node()
+    rclpy.try_shutdown()
+''')
+
+NODE = '/reloc_node'
+TF_TYPE = _tf_message_type()
+
+
+@pytest.fixture(scope='module')
+def graph(tmp_path_factory):
+    """Start the node process with the double; yield (recorder, image publisher, log path)."""
+    tmp = tmp_path_factory.mktemp('node')
+    script = tmp / 'node_with_double.py'
+    script.write_text(DOUBLE)
+    log = tmp / 'node.log'
+    topics = {f'{NODE}/pose': (PoseWithCovarianceStamped, POSE_QOS),
+              f'{NODE}/pose_stamped': (PoseStamped, 10),
+              '/diagnostics': (DiagnosticArray, 10)}
+    if TF_TYPE is not None:
+        topics['/tf'] = (TF_TYPE, TF_QOS)
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), '--ros-args', '-r', 'image:=/cam/image_raw',
+             '-p', 'min_confidence:=0.5', '-p', 'diagnostics_period:=0.2',
+             '-p', 'log_throttle_s:=0.0'],
+            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    rec = Recorder(topics, node_name='node_test_observer')
+    pub = rec.publisher(Image, '/cam/image_raw', 10)
+    try:
+        assert rec.spin_until(lambda: pub.get_subscription_count() > 0
+                              and rec.node.count_publishers(f'{NODE}/pose') > 0, 30), \
+            f'node did not come up:\n{log.read_text()}'
+        yield rec, pub, log
+    finally:
+        rec.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _image(value, stamp_ns, frame='cam_optical'):
+    pixels = np.full((24, 32, 3), value, np.uint8)
+    return rgb_to_image(pixels, stamp_ns, frame)
+
+
+def _send_and_wait(rec, pub, msg, expect_pose: bool, timeout=10.0):
+    before = rec.count(f'{NODE}/pose')
+    processed_before = _diag(rec).get('frames_processed', '0')
+    pub.publish(msg)
+    if expect_pose:
+        assert rec.spin_until(lambda: rec.count(f'{NODE}/pose') > before, timeout)
+    else:
+        # the node says (in diagnostics) that it has processed the frame, without a pose
+        assert rec.spin_until(lambda: int(_diag(rec).get('frames_processed', '0'))
+                              > int(processed_before), timeout)
+        assert rec.count(f'{NODE}/pose') == before
+
+
+def _diag(rec):
+    last = rec.last('/diagnostics')
+    return {} if last is None else {kv.key: kv.value for kv in last.status[0].values}
+
+
+def test_pose_has_the_image_stamp_frames_and_a_covariance(graph):
+    rec, pub, _ = graph
+    stamp = 1_700_000_000_123_456_789
+    _send_and_wait(rec, pub, _image(50, stamp), expect_pose=True)
+    msg = rec.last(f'{NODE}/pose')
+    assert stamp_to_ns(msg.header.stamp) == stamp and msg.header.frame_id == 'map'
+    assert msg_to_T(msg)[0, 3] == pytest.approx(0.5)
+    cov = msg_covariance(msg)
+    np.testing.assert_allclose(np.diag(cov), [0.01, 0.02, 0.03, 0.001, 0.002, 0.003])
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    assert rec.spin_until(lambda: any(stamp_to_ns(m.header.stamp) == stamp
+                                      for _, m in rec.messages[f'{NODE}/pose_stamped']), 5)
+    if TF_TYPE is None:
+        pytest.skip('tf2_msgs is not importable: the node publishes no TF')
+    assert rec.spin_until(lambda: any(
+        tr.child_frame_id == 'cam_optical' and tr.header.frame_id == 'map'
+        for _, m in rec.messages['/tf'] for tr in m.transforms), 5)
+
+
+def test_bad_images_are_logged_and_the_node_keeps_serving(graph):
+    rec, pub, log = graph
+    good = _image(40, 2_000_000_000)
+    unknown = _image(40, 2_100_000_000)
+    unknown.encoding = 'yuv422'
+    empty = _image(40, 2_200_000_000)
+    empty.height, empty.width, empty.step, empty.data = 0, 0, 0, b''
+    truncated = _image(40, 2_300_000_000)
+    truncated.data = bytes(truncated.data)[:100]
+    wrong_step = _image(40, 2_400_000_000)
+    wrong_step.step = 10
+    for bad in (unknown, empty, truncated, wrong_step):
+        _send_and_wait(rec, pub, bad, expect_pose=False)
+    _send_and_wait(rec, pub, good, expect_pose=True)
+    assert stamp_to_ns(rec.last(f'{NODE}/pose').header.stamp) == 2_000_000_000
+    text = log.read_text()
+    for reason in ('unknown image encoding', 'zero size', 'truncated data', 'wrong step'):
+        assert f'[ERROR]' in text and reason in text, f'{reason!r} not logged:\n{text}'
+    assert rec.spin_until(lambda: int(_diag(rec).get('bad_images', 0)) >= 4, 5)
+
+
+def test_nan_and_low_confidence_poses_are_never_published(graph):
+    rec, pub, log = graph
+    _send_and_wait(rec, pub, _image(1, 3_000_000_000), expect_pose=False)
+    _send_and_wait(rec, pub, _image(2, 3_100_000_000), expect_pose=False)
+    text = log.read_text()
+    assert 'non-finite pose' in text and 'below min_confidence 0.500' in text
+    for _, m in rec.messages[f'{NODE}/pose']:
+        assert np.all(np.isfinite(msg_to_T(m)))
+
+
+def test_only_the_newest_frame_is_processed(graph):
+    rec, pub, _ = graph
+    pub.publish(_image(3, 4_000_000_000))  # slow frame: the next ones queue up
+    for i in range(1, 6):
+        pub.publish(_image(60 + i, 4_000_000_000 + i))
+    newest = 4_000_000_005
+    assert rec.spin_until(lambda: stamp_to_ns(rec.last(f'{NODE}/pose').header.stamp) == newest,
+                          10)
+    stamps = [stamp_to_ns(m.header.stamp) for _, m in rec.messages[f'{NODE}/pose']]
+    assert len([s for s in stamps if s > 4_000_000_000]) < 5
+    assert rec.spin_until(lambda: int(_diag(rec).get('dropped_frames', 0)) >= 1, 5)
+
+
+def test_diagnostics_report_rates_latency_and_failures(graph):
+    rec, _, _ = graph
+    assert rec.spin_until(lambda: 'processing_rate_hz' in _diag(rec), 5)
+    values = _diag(rec)
+    for key in ('input_rate_hz', 'latency_ms', 'dropped_frames', 'confidence',
+                'last_failure', 'frames_received'):
+        assert key in values
+    assert rec.last('/diagnostics').status[0].name.startswith('reloc_node')
+
+
+def test_parameters_are_validated(graph):
+    rec, _, _ = graph
+    client = rec.node.create_client(SetParameters, f'{NODE}/set_parameters')
+    assert rec.spin_until(client.service_is_ready, 10)
+
+    def set_param(name, ptype, **value):
+        request = SetParameters.Request(parameters=[Parameter(
+            name=name, value=ParameterValue(type=ptype, **value))])
+        future = client.call_async(request)
+        assert rec.spin_until(future.done, 10)
+        return future.result().results[0]
+
+    bad_mode = set_param('tf_mode', ParameterType.PARAMETER_STRING, string_value='map_to_moon')
+    assert not bad_mode.successful and 'map_to_camera' in bad_mode.reason
+    empty = set_param('map_frame', ParameterType.PARAMETER_STRING, string_value='')
+    assert not empty.successful and 'map_frame' in empty.reason
+    too_high = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=2.0)
+    assert not too_high.successful
+    ok = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=0.5)
+    assert ok.successful
+
+
+def test_node_refuses_a_missing_bundle(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pose_reloc.ros.reloc_node', '--ros-args', '-p',
+         f'bundle:={tmp_path / "nope"}'], env=child_env(), capture_output=True, text=True,
+        timeout=60)
+    assert proc.returncode == 1 and 'does not exist' in proc.stderr
+
+
+def test_child_env_puts_the_source_tree_first():
+    env = child_env()
+    assert env['PYTHONPATH'].split(os.pathsep)[0] == str(Path(__file__).resolve().parents[1])
