@@ -64,6 +64,8 @@ def test_timestamp_rounds_not_truncates():
         timestamp_str_to_ns('12a', 'f.txt:4')
     with pytest.raises(ValueError, match='not finite'):
         timestamp_str_to_ns('nan', 'f.txt:4')
+    with pytest.raises(ValueError, match='out of range'):
+        timestamp_str_to_ns('1e100', 'f.txt:4')
 
 
 def test_round_trip(tmp_path):

@@ -88,8 +88,12 @@ def timestamp_str_to_ns(text: str, where: str) -> int:
         raise ValueError(f'{where}: time stamp {text!r} is not a number') from None
     if not value.is_finite():
         raise ValueError(f'{where}: time stamp {text!r} is not finite')
-    scaled = (value * _NS_PER_S).quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_EVEN,
-                                          context=decimal.Context(prec=60))
+    try:
+        scaled = (value * _NS_PER_S).quantize(decimal.Decimal(1),
+                                              rounding=decimal.ROUND_HALF_EVEN,
+                                              context=decimal.Context(prec=40))
+    except decimal.InvalidOperation:
+        raise ValueError(f'{where}: time stamp {text!r} is out of range') from None
     return int(scaled)
 
 

@@ -152,7 +152,8 @@ class ScanConfig:
         dropout: fraction of surface area missing in blobs (unscanned patches).
         max_range_m: maximum scanner range, metres.
         colour_cast: amplitude of the scan's own colour cast (per-channel gain - 1).
-        splat_m: splat size in world units (the on-screen size is splat_m * f / z), metres.
+        splat_scale: splat size relative to each point's footprint (the scan's local point
+            spacing); the on-screen size is ``splat_scale * footprint * f / z`` pixels.
         splat_px: (min, max) splat size clamp in pixels.
     """
 
@@ -163,8 +164,8 @@ class ScanConfig:
     dropout: float = 0.06
     max_range_m: float = 25.0
     colour_cast: float = 0.12
-    splat_m: float = 0.012
-    splat_px: Tuple[int, int] = (1, 4)
+    splat_scale: float = 1.2
+    splat_px: Tuple[int, int] = (1, 6)
 
 
 @dataclass(frozen=True)
@@ -208,15 +209,14 @@ PRESETS: Dict[str, SynthPreset] = {
                         look_around_deg=35.0, wall_margin_m=1.0, min_view_distance_m=1.0,
                         min_median_depth_m=4.0, mount_xyz_m=(0.0, 0.0, 1.6)),
         photo=PhotoConfig(exposure_stops=0.8, white_balance=0.08),
-        scan=ScanConfig(face_size=384, voxel_m=0.05, max_range_m=80.0, splat_m=0.05,
-                        splat_px=(1, 5))),
+        scan=ScanConfig(face_size=384, voxel_m=0.05, max_range_m=80.0)),
     'tiny': SynthPreset(
         'tiny',
         layout=LayoutConfig(size_m=(4.0, 5.0), height_m=(2.5, 2.8), furniture_per_m2=0.15,
                             max_furniture=4, decals_per_wall=(1, 2), texel_m=0.02,
                             floor_texel_m=0.04, lights=(2, 2)),
         path=PathConfig(sequences=2, test_sequences=1),
-        scan=ScanConfig(scanners=(2, 2), face_size=128, voxel_m=0.03, splat_m=0.03)),
+        scan=ScanConfig(scanners=(2, 2), face_size=128, voxel_m=0.03)),
 }
 
 
