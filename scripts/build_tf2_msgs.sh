@@ -86,21 +86,28 @@ echo "build_tf2_msgs: building in $WORK"
     --event-handlers console_direct- console_cohesion+ \
     --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
     > "$WORK/colcon.out" 2>&1 \
-    || { tail -n 60 "$WORK/colcon.out" >&2; echo "build_tf2_msgs: colcon build failed" >&2; exit 1; }
+    || { tail -n 60 "$WORK/colcon.out" >&2; echo "build_tf2_msgs: colcon build failed" >&2
+         exit 1; }
 )
 
 INSTALL="$WORK/install"
-SITE_REL="$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"][len(sys.prefix) + 1:])')"
+SITE_REL="$("$PY" -c 'import os, sys, sysconfig
+print(os.path.relpath(sysconfig.get_paths()["purelib"], sys.prefix))')"
 [[ -d "$INSTALL/$SITE_REL/tf2_msgs" ]] \
   || { echo "build_tf2_msgs: no Python module in $INSTALL/$SITE_REL" >&2; exit 1; }
 
 echo "build_tf2_msgs: installing into $VENV"
-rm -rf "$VENV/$SITE_REL"/tf2_msgs "$VENV/$SITE_REL"/tf2_msgs-*.egg-info
-cp -a "$INSTALL"/lib/libtf2_msgs__*.so "$VENV/lib/"
+# Replaced files get new inodes (copy, then rename; or remove, then copy), so that processes
+# which have the previous libraries mapped keep working.
+for lib in "$INSTALL"/lib/libtf2_msgs__*.so; do
+  cp -a "$lib" "$VENV/lib/.$(basename "$lib").new"
+  mv -f "$VENV/lib/.$(basename "$lib").new" "$VENV/lib/$(basename "$lib")"
+done
+rm -rf "$VENV/$SITE_REL"/tf2_msgs "$VENV/$SITE_REL"/tf2_msgs-*.egg-info \
+  "$VENV/include/tf2_msgs" "$VENV/share/tf2_msgs"
 cp -a "$INSTALL/$SITE_REL"/tf2_msgs* "$VENV/$SITE_REL/"
 mkdir -p "$VENV/include" "$VENV/share/ament_index/resource_index"
 cp -a "$INSTALL/include/tf2_msgs" "$VENV/include/"
-rm -rf "$VENV/share/tf2_msgs"
 cp -a "$INSTALL/share/tf2_msgs" "$VENV/share/"
 cp -a "$INSTALL/share/ament_index/resource_index/." "$VENV/share/ament_index/resource_index/"
 

@@ -19,7 +19,7 @@
 #
 # With a sourced ROS 2 (ROS_DISTRO set and rclpy importable), steps 3-4 are skipped and the
 # venv sees the system's ROS Python packages (--system-site-packages).
-# Environment: POSE_RELOC_VENV (venv path), PYTHON (interpreter to create it with, default python3).
+# Environment: POSE_RELOC_VENV (venv path), PYTHON (the interpreter that creates it, python3).
 
 set -euo pipefail
 
@@ -106,9 +106,16 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   venv_args=()
   [[ $ROS_FROM_SYSTEM == 1 ]] && venv_args+=(--system-site-packages)
   "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
-  pip_install --upgrade pip
 else
   log "1/6 virtualenv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
+fi
+# pip < 23.1 installs this setup.py-only project with `setup.py develop`, which honours
+# setup.cfg's script_dir (lib/pose_reloc, for ROS) and leaves `pose-reloc` off the venv's PATH.
+if ! "$VENV/bin/python" -c 'import sys
+from importlib.metadata import version
+sys.exit(tuple(int(p) for p in version("pip").split(".")[:2]) < (23, 1))' 2>/dev/null; then
+  log "1/6 upgrading pip (editable installs need pip >= 23.1)"
+  pip_install --upgrade 'pip>=23.1'
 fi
 # Keep colcon and the ament linters out of the venv's tree.
 touch "$VENV/COLCON_IGNORE" "$VENV/AMENT_IGNORE"
@@ -120,13 +127,15 @@ key="$(hash_of "$ROOT/requirements.txt")-$PY_TAG"
 if stamp_ok requirements "$key"; then
   log "2/6 requirements.txt already installed"
 else
-  log "2/6 installing requirements.txt (torch from this machine's disk when it is there)"
+  log "2/6 installing requirements.txt (torch is large: minutes on a new venv)"
   pip_install -r "$ROOT/requirements.txt"
   stamp_set requirements "$key"
 fi
 
 # 3. ROS 2 wheels, lint tools, build tools -------------------------------------------------------
-if [[ $ROS_FROM_SYSTEM == 0 ]]; then
+if [[ $ROS_FROM_SYSTEM == 1 ]]; then
+  log "3/6, 4/6 skipped: rclpy, messages (tf2_msgs too) and linters come from ROS 2 $ROS_DISTRO"
+else
   key="$(printf '%s\n' "${ROS_WHEELS[@]}" "${LINT_TOOLS[@]}" "${BUILD_TOOLS[@]}" | sha256sum \
     | cut -c1-16)-$PY_TAG"
   if stamp_ok ros-wheels "$key"; then
@@ -137,18 +146,19 @@ if [[ $ROS_FROM_SYSTEM == 0 ]]; then
     stamp_set ros-wheels "$key"
   fi
   # The wheels' CMake exports name the Python of the machine that built them.
-  mapfile -t stale < <(grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' \
+  wheel_py='/opt/python/cp3[0-9]+-cp3[0-9]+'
+  mapfile -t stale < <(grep -rlE "$wheel_py" \
     "$VENV/share" "$VENV/lib/cmake" 2>/dev/null || true)
   if ((${#stale[@]})); then
     log "3/6 pointing ${#stale[@]} CMake/ament files of the wheels at this venv's Python"
-    py_include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    py_include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("include"))')"
     np_include="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
     [[ -f "$py_include/Python.h" ]] \
       || die "no Python.h in $py_include: install the Python headers (apt-get install python3-dev)"
     sed -i -E \
-      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$py_include#g" \
-      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_?core/include#$np_include#g" \
-      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+#$VENV#g" \
+      -e "s#$wheel_py/include/python3\.[0-9]+#$py_include#g" \
+      -e "s#$wheel_py/lib/python3\.[0-9]+/site-packages/numpy/_?core/include#$np_include#g" \
+      -e "s#$wheel_py#$VENV#g" \
       "${stale[@]}"
   fi
 fi
@@ -160,7 +170,7 @@ if [[ $ROS_FROM_SYSTEM == 0 ]]; then
     log "4/6 tf2_msgs already generated"
   else
     log "4/6 generating tf2_msgs with colcon and the rosidl generators (about 30 s)"
-    "$ROOT/scripts/build_tf2_msgs.sh" "$VENV"
+    bash "$ROOT/scripts/build_tf2_msgs.sh" "$VENV"
     stamp_set tf2_msgs "$key"
   fi
 fi
@@ -178,6 +188,7 @@ fi
 # 6. Check ---------------------------------------------------------------------------------------
 log "6/6 checking the environment"
 (cd / && "$VENV/bin/python" - "$ROOT" <<'EOF'
+from importlib.metadata import version
 import pathlib
 import sys
 
@@ -185,8 +196,6 @@ import cv2  # noqa: F401
 import numpy  # noqa: F401
 import rclpy  # noqa: F401
 from tf2_msgs.msg import TFMessage  # noqa: F401
-import torch
-import torchvision  # noqa: F401
 
 import pose_reloc
 
@@ -194,8 +203,8 @@ root = pathlib.Path(sys.argv[1]).resolve()
 where = pathlib.Path(pose_reloc.__file__).resolve().parent
 if where != root / 'pose_reloc':
     sys.exit(f'pose_reloc is imported from {where}, not from {root}/pose_reloc')
-print(f'[setup_env] torch {torch.__version__}, rclpy and tf2_msgs import, '
-      f'pose_reloc {pose_reloc.__version__} from {where}')
+print(f"[setup_env] torch {version('torch')}, torchvision {version('torchvision')}; "
+      f'rclpy and tf2_msgs import; pose_reloc {pose_reloc.__version__} from {where}')
 EOF
 ) || die "the environment check failed (see above)"
 "$VENV/bin/pose-reloc" --help >/dev/null || die "'$VENV/bin/pose-reloc --help' failed"

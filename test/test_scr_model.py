@@ -11,7 +11,7 @@ from pose_reloc.models.scr import cell_centres, OUTPUT_STRIDE, SCRNet
 from pose_reloc.training.scr import network_size, scene_coordinate_targets
 
 
-@pytest.mark.parametrize('trunk', ['resnet18', 'resnet18_layer2'])
+@pytest.mark.parametrize('trunk', ['resnet18', 'resnet18_layer2', 'lite'])
 def test_output_stride_8_and_shapes(trunk):
     net = SCRNet(trunk, head_channels=(32, 16), coord_mean=(1.0, -2.0, 3.0)).eval()
     with torch.no_grad():

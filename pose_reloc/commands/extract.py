@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--end', type=float, default=None,
                         help='seconds after the bag start (log time) to stop')
     parser.add_argument('--scene-name', default=None, help='scene name (default: folder name)')
+    parser.add_argument('--split', default='', choices=('', 'train', 'val', 'test'),
+                        help='split label of the extracted frames (default: none)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
                          camera_info_topic=args.camera_info_topic, pose_topic=args.pose_topic,
                          tf_parent=args.tf_parent, tf_child=args.tf_child, every=args.every,
                          start=args.start, end=args.end, camera=args.camera,
-                         scene_name=args.scene_name)
+                         scene_name=args.scene_name, split=args.split)
     print(json.dumps(report, indent=2))
     return 0

@@ -106,7 +106,7 @@ def to_quat(rot: torch.Tensor) -> torch.Tensor:
 
 def relative_pose(t_a: torch.Tensor, rot_a: torch.Tensor, t_b: torch.Tensor,
                   rot_b: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """MapNet's relative pose of pairs ``(a, b)``: ``t_b - t_a`` and ``log(q_a^-1 q_b)``.
+    """Compute MapNet's relative pose of pairs ``(a, b)``: ``t_b - t_a`` and ``log(q_a^-1 q_b)``.
 
     Args:
         t_a: (B, 3) translations of the first frames.

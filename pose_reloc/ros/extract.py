@@ -185,7 +185,7 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
                 pose_topic: Optional[str] = None, tf_parent: Optional[str] = None,
                 tf_child: Optional[str] = None, every: int = 1, start: Optional[float] = None,
                 end: Optional[float] = None, camera=None, scene_name: Optional[str] = None,
-                progress: bool = True) -> dict:
+                split: str = '', progress: bool = True) -> dict:
     """Extract a posed-folder dataset (or a pose-only TUM trajectory) from a bag.
 
     Args:
@@ -204,6 +204,7 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
         camera: intrinsics when the bag has no camera_info: a ``PinholeCamera`` or a ROS
             camera_info YAML path.
         scene_name: scene name written to the dataset (default the output folder's name).
+        split: split label of every extracted frame (``''``, ``'train'``, ``'test'``...).
         progress: show tqdm progress bars.
 
     Returns:
@@ -230,7 +231,8 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
     with BagReader(bag) as reader:
         start_ns, end_ns = _window(reader, start, end)
         report = {'bag': str(reader.path), 'out': str(out), 'every': every,
-                  'gt_source': pose_topic if pose_topic else f'tf:{tf_parent}->{tf_child}',
+                  'gt_source': pose_topic if pose_topic else
+                  f'tf:{tf_parent}->{tf_child or "(image frame_id)"}',
                   'image_topic': image_topic, 'start_s': start, 'end_s': end}
         if image_topic is None:
             report['mode'] = 'poses'
@@ -239,12 +241,13 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
         report['mode'] = 'images'
         return _extract_images(reader, out, image_topic, camera_info_topic, pose_topic,
                                tf_parent, tf_child, every, start_ns, end_ns,
-                               _camera_from(camera), scene_name or out.name, progress, report)
+                               _camera_from(camera), scene_name or out.name, split, progress,
+                               report)
 
 
 def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_topic,
                     pose_topic, tf_parent, tf_child, every, start_ns, end_ns, camera,
-                    scene_name: str, progress: bool, report: dict) -> dict:
+                    scene_name: str, split: str, progress: bool, report: dict) -> dict:
     from pose_reloc.data.formats.posed_folder import PosedFolderWriter
     bag.require_topic(image_topic, IMAGE_TYPES)
     if camera_info_topic is not None:
@@ -301,9 +304,7 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
             key = (target, image_frame)
             if key not in mounts:
                 mounts[key] = _mounting(mount_buffer, target, image_frame)
-                report['camera_mount'] = (
-                    f'{target} -> {image_frame} from TF' if mounts[key] is not None else
-                    f'none: the ground truth of {target or "the pose topic"} is the camera pose')
+                report['camera_mount'] = _describe_mount(target, image_frame, mounts[key])
             T_world_cam = T_parent_body if mounts[key] is None else T_parent_body @ mounts[key]
             try:
                 image = any_image_to_rgb(m.msg)
@@ -316,13 +317,13 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                 raise ValueError(f'{image_topic} at {stamp} ns is {image.shape[1]}x'
                                  f'{image.shape[0]} but the intrinsics are '
                                  f'{camera.width}x{camera.height}')
-            writer.add(stamp, T_world_cam, image)
+            writer.add(stamp, T_world_cam, image, split=split)
             written.append(stamp)
         if not written:
             raise ValueError(f'no frame of {image_topic} in {bag.path} has ground truth '
                              f'({counts}); check the topics, frames and --start/--end')
     report.update(counts)
-    report.update(frames_written=len(written), bad_image_reasons=reasons,
+    report.update(frames_written=len(written), bad_image_reasons=reasons, split=split,
                   stamp_source='header' if not counts['stamps_from_log_time'] else 'header, '
                   'log time where the header stamp is 0',
                   camera={'width': camera.width, 'height': camera.height, 'fx': camera.fx,
@@ -332,6 +333,15 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                   time_range_s=[written[0] / 1e9, written[-1] / 1e9])
     _write_report(out, report)
     return report
+
+
+def _describe_mount(target: str, image_frame: str, T_body_cam: Optional[np.ndarray]) -> str:
+    if T_body_cam is not None:
+        return f'{target} -> {image_frame} composed from TF'
+    if target and target == image_frame:
+        return f'not needed: the ground truth is of the image frame {image_frame}'
+    return (f'none found: the ground truth of {target or "the pose topic body"} is used as the '
+            f'camera pose of {image_frame or "the images"}')
 
 
 def _mounting(buffer: Optional[TfBuffer], body: str, image_frame: str) -> Optional[np.ndarray]:

@@ -29,7 +29,7 @@ def share_dir() -> Path:
     try:
         from ament_index_python.packages import get_package_share_directory
         return Path(get_package_share_directory('pose_reloc'))
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):
         return Path(__file__).resolve().parents[2]
 
 

@@ -9,7 +9,8 @@ Topics (relative names, remap them):
   PnP); ``/tf`` and ``/tf_static`` when ``tf_mode`` needs the robot's transforms.
 - publishes ``~/pose`` (PoseWithCovarianceStamped; KeepLast(1), reliable, transient_local as
   nav2 AMCL), ``~/pose_stamped`` (PoseStamped), both stamped with the image's time in
-  ``map_frame``; ``/tf``; ``/diagnostics``; ``~/inliers`` (PointCloud2, SCR only, optional).
+  ``map_frame``; ``~/path`` (nav_msgs/Path of the last ``path_length`` poses, for RViz);
+  ``/tf``; ``/diagnostics``; ``~/inliers`` (PointCloud2, SCR only, optional).
 
 Latency stays bounded when inference is slower than the camera: callbacks only store the
 newest frame; one worker thread localizes it; a frame replaced before the worker took it is
@@ -218,6 +219,9 @@ class RelocNode(Node):
             read_only=True))
         self.declare_parameter('publish_inliers', False, desc(
             'SCR: publish the inlier scene coordinates on ~/inliers (PointCloud2).', b))
+        self.declare_parameter('path_length', 1000, desc(
+            'Poses kept in ~/path (nav_msgs/Path) for RViz; 0 disables it.',
+            ParameterType.PARAMETER_INTEGER, read_only=True))
         self.declare_parameter('diagnostics_period', 1.0, desc(
             'Seconds between /diagnostics messages.', d, fp_range=(0.05, 60.0)))
         self.declare_parameter('no_image_timeout', 5.0, desc(
@@ -231,8 +235,8 @@ class RelocNode(Node):
         names = ('bundle', 'device', 'image_transport', 'map_frame', 'camera_frame',
                  'base_frame', 'odom_frame', 'tf_mode', 'camera_mount', 'use_tf_mount',
                  'transform_tolerance', 'min_confidence', 'use_camera_info', 'scene',
-                 'mc_samples', 'publish_inliers', 'diagnostics_period', 'no_image_timeout',
-                 'log_throttle_s')
+                 'mc_samples', 'publish_inliers', 'path_length', 'diagnostics_period',
+                 'no_image_timeout', 'log_throttle_s')
         return {n: self.get_parameter(n).value for n in names}
 
     @staticmethod
@@ -244,6 +248,8 @@ class RelocNode(Node):
             return f'{name} must be one of {", ".join(choices[name])}, got {value!r}'
         if name == 'map_frame' and not str(value).strip():
             return 'map_frame must not be empty'
+        if name == 'path_length' and value < 0:
+            return f'path_length must be >= 0, got {value}'
         if name == 'mc_samples' and not (value == -1 or value >= 2):
             return f'mc_samples must be -1 (bundle default) or >= 2, got {value}'
         if name == 'camera_mount':
@@ -302,12 +308,16 @@ class RelocNode(Node):
     def _setup_io(self, p: dict) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+        from nav_msgs.msg import Path
         from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
         self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, '~/pose', POSE_QOS)
         self._pose_stamped_pub = self.create_publisher(PoseStamped, '~/pose_stamped', 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._cloud_pub = (self.create_publisher(PointCloud2, '~/inliers', 2)
                            if p['publish_inliers'] else None)
+        self._path = Path() if p['path_length'] > 0 else None
+        self._path_pub = (self.create_publisher(Path, '~/path', 2)
+                          if self._path is not None else None)
         if p['image_transport'] == 'raw':
             self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
         else:
@@ -365,8 +375,16 @@ class RelocNode(Node):
         self._log(level, key, reason)
 
     def _log(self, level: str, key: str, text: str) -> None:
-        if self._throttle.ready(f'{key}:{text}'):
-            getattr(self.get_logger(), level)(text)
+        if not self._throttle.ready(f'{key}:{text}'):
+            return
+        # rclpy ties a severity to the calling line: one call site per level
+        logger = self.get_logger()
+        if level == 'error':
+            logger.error(text)
+        elif level == 'warning':
+            logger.warning(text)
+        else:
+            logger.info(text)
 
     def _process(self, msg, received: float) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -420,7 +438,12 @@ class RelocNode(Node):
                 transform = (T_pose @ invert(T_odom_base), p['odom_frame'])
         self._pose_pub.publish(T_to_pose_with_covariance_stamped(T_pose, covariance, stamp_ns,
                                                                  p['map_frame']))
-        self._pose_stamped_pub.publish(T_to_pose_stamped(T_pose, stamp_ns, p['map_frame']))
+        pose_stamped = T_to_pose_stamped(T_pose, stamp_ns, p['map_frame'])
+        self._pose_stamped_pub.publish(pose_stamped)
+        if self._path is not None:
+            self._path.header = pose_stamped.header
+            self._path.poses = (list(self._path.poses) + [pose_stamped])[-p['path_length']:]
+            self._path_pub.publish(self._path)
         if mode != 'none' and self._tf_pub is not None:
             tf_stamp = stamp_ns + int(p['transform_tolerance'] * NS)
             self._tf_pub.publish(self._tf_type(transforms=[T_to_transform_stamped(

@@ -359,7 +359,7 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
 
 
 def make_loader(dataset: Dataset, cfg: TrainConfig, train: bool) -> DataLoader:
-    """DataLoader over ``dataset`` (shuffled, last partial batch dropped when training)."""
+    """Return a DataLoader over ``dataset`` (shuffled, drops a last partial training batch)."""
     batch = min(cfg.optim.batch_size, len(dataset))
     return DataLoader(dataset, batch_size=batch, shuffle=train,
                       drop_last=train and len(dataset) > batch, num_workers=cfg.data.workers,
@@ -368,7 +368,7 @@ def make_loader(dataset: Dataset, cfg: TrainConfig, train: bool) -> DataLoader:
 
 def pose_errors(t_pred_b3: torch.Tensor, q_pred_b4: torch.Tensor,
                 T_true_b44: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-    """Translation (m) and rotation (deg) errors of world predictions vs true poses."""
+    """Return translation (m) and rotation (deg) errors of world predictions vs true poses."""
     from pose_reloc.geometry.rotations import matrix_to_quat as _m2q
     T_true = T_true_b44.detach().cpu().numpy().astype(np.float64)
     t_err = np.linalg.norm(t_pred_b3.detach().cpu().numpy() - T_true[:, :3, 3], axis=1)
@@ -390,7 +390,7 @@ def denormalize(t_norm_b3: torch.Tensor, scene_ids_b: torch.Tensor,
 
 
 def build_criterion(model_cfg: Any, num_scenes: int = 1) -> torch.nn.Module:
-    """The loss module of an APR/MSPN model config."""
+    """Build the loss module of an APR/MSPN model config."""
     if model_cfg.loss == 'posenet':
         return PoseNetLoss(model_cfg.beta)
     if model_cfg.loss != 'learned':
@@ -401,7 +401,7 @@ def build_criterion(model_cfg: Any, num_scenes: int = 1) -> torch.nn.Module:
 
 
 def rotation_target(q_b4: torch.Tensor, rotation: str) -> torch.Tensor:
-    """The rotation target in the head's parameterization (quaternion or log-quaternion)."""
+    """Return the rotation target in the head's parameterization (quaternion or log-quaternion)."""
     from pose_reloc.geometry.torch_ops import quat_log
     return quat_log(q_b4) if rotation == 'logq' else q_b4
 
@@ -431,7 +431,7 @@ def transfer_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor],
 def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
                   criterion: torch.nn.Module, init_bundle: Optional[Path],
                   device: torch.device) -> Dict[str, Any]:
-    """The bundle's ``training`` section."""
+    """Return the bundle's ``training`` section."""
     learned = {}
     for name, param in criterion.named_parameters():
         learned[name] = [float(v) for v in param.detach().cpu().reshape(-1)]
@@ -447,7 +447,7 @@ def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
 
 
 def input_meta(cfg: TrainConfig, mean: Sequence[float], std: Sequence[float]) -> Dict[str, Any]:
-    """The bundle's ``input`` section."""
+    """Return the bundle's ``input`` section."""
     return {'height': cfg.data.height, 'width': cfg.data.width, 'resize': cfg.data.resize,
             'mean': [float(v) for v in mean], 'std': [float(v) for v in std],
             'color': 'rgb', 'range': [0, 1]}
@@ -481,8 +481,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
     data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip)
     if len(data.norms) > 1:
-        merged = [f for f in data.train.frames]
-        norm = scene_norm('+'.join(data.scene_names), merged)
+        norm = scene_norm('+'.join(data.scene_names), list(data.train.frames))
         data = _single_norm(data, norm)
     pretrained = None if (init_bundle or resume) else mc.pretrained
     model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
@@ -510,7 +509,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                             targets(batch, 'pair_'))
         else:
             out = criterion(pred_a['t'], pred_a['rot'], true_a['t'], true_a['rot'])
-        return out['loss'], {k: float(v) for k, v in out.items() if k != 'loss'}
+        return out['loss'], {k: float(v.detach()) for k, v in out.items() if k != 'loss'}
 
     val_loader = make_loader(data.val, cfg, train=False) if data.val else None
 

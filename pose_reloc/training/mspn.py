@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from pose_reloc.geometry.camera import camera_from_ros_yaml
@@ -133,8 +132,8 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         else:
             pose = criterion(out['t'], out['rot'], batch['t'].to(dev), rot_true)
         ce = F.cross_entropy(out['logits'], ids)
-        logs = {k: float(v) for k, v in pose.items() if k != 'loss'}
-        logs['scene_ce'] = float(ce)
+        logs = {k: float(v.detach()) for k, v in pose.items() if k != 'loss'}
+        logs['scene_ce'] = float(ce.detach())
         return pose['loss'] + mc.scene_weight * ce, logs
 
     val_loader = make_loader(data.val, cfg, train=False) if data.val else None

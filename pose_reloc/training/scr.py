@@ -57,7 +57,7 @@ class SCRModelConfig:
     """The ``model:`` section of ``scr`` presets.
 
     Attributes:
-        trunk: ``resnet18`` (DANCE) or ``resnet18_layer2`` (CPU), see ``models.scr``.
+        trunk: ``resnet18`` (DANCE), ``resnet18_layer2`` or ``lite`` (CPU), see ``models.scr``.
         head_channels: channels of the first two head convolutions.
         pretrained: optional ``.safetensors`` file of torchvision ResNet-18 weights ('' = none).
         max_depth_spread: a target cell is invalid when its 2x2 depths spread by more than this

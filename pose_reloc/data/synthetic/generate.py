@@ -16,9 +16,9 @@ seed reproduces the dataset bit for bit, and the same seed with another ``domain
 the same scenes and poses.
 """
 
+from pathlib import Path
 import shutil
 import sys
-from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -42,7 +42,7 @@ RANDOM_VIEWS_SEQUENCE = 'views'
 
 
 def make_camera(preset: SynthPreset, size: Tuple[int, int]) -> PinholeCamera:
-    """The dataset camera of a preset at an image size ``(width, height)``."""
+    """Return the dataset camera of a preset at an image size ``(width, height)``."""
     width, height = int(size[0]), int(size[1])
     if width < 8 or height < 8:
         raise ValueError(f'image size must be at least 8x8, got {width}x{height}')
@@ -85,44 +85,43 @@ def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0) -> li
     return plan
 
 
-def _sequence_poses(scene: SyntheticScene, preset: SynthPreset, camera: PinholeCamera,
-                    seed: int, index: int, seq_index: int, item: dict) -> np.ndarray:
+def _sequence(scene: SyntheticScene, preset: SynthPreset, camera: PinholeCamera, seed: int,
+              index: int, seq_index: int, item: dict):
+    """(timestamps_ns list, poses (N, 4, 4), Trajectory or None) of one planned sequence."""
     rng = stream_rng(seed, index, STREAM_PATH, seq_index)
+    start = T0_NS + seq_index * SEQUENCE_SPACING_NS
     if item['kind'] == 'random_views':
-        return paths.random_views(scene, preset.path, camera, item['frames'], rng)
-    return paths.trajectory(scene, preset.path, camera, item['frames'], rng)
-
-
-def _timestamps(preset: SynthPreset, seq_index: int, n: int) -> list:
-    fps = preset.path.fps
-    return [T0_NS + seq_index * SEQUENCE_SPACING_NS + int(round(i * 1e9 / fps))
-            for i in range(n)]
+        poses = paths.random_views(scene, preset.path, camera, item['frames'], rng)
+        step = int(round(1e9 / preset.path.fps))
+        return [start + i * step for i in range(len(poses))], poses, None
+    traj = paths.trajectory(scene, preset.path, camera, item['frames'], rng)
+    stamps = [start + int(round(t * 1e9)) for t in traj.times_s]
+    return stamps, traj.poses, traj
 
 
 class _PhotoSequence:
     """Develops the renders of one sequence into photos (stateful auto-exposure)."""
 
-    def __init__(self, preset, camera, seed, index, seq_index, n_frames, effects):
+    def __init__(self, preset, camera, seed, index, seq_index, stamps, effects):
         self.cfg = preset.photo
         self.camera = camera
         self.effects = effects
         self.seed, self.index, self.seq_index = seed, index, seq_index
         rng = stream_rng(seed, index, STREAM_PHOTO, seq_index)
-        self.look = photo.sequence_appearance(self.cfg, n_frames, preset.path.fps, rng)
+        times = (np.asarray(stamps, np.int64) - stamps[0]) * 1e-9
+        self.look = photo.sequence_appearance(self.cfg, times, rng)
         self.ae = photo.AutoExposure()
         self.vignette = photo.vignette(camera, self.cfg.vignetting) \
             if self.cfg.vignetting > 0 else None
 
-    def develop(self, i, radiance, depth, poses, contiguous):
+    def develop(self, i, radiance, depth, traj):
         if not self.effects:
             return photo.to_srgb8(radiance, self.cfg.gamma)
         gain = self.ae.update(radiance) * 2.0 ** self.look.drift_stops_n[i]
         blur = np.zeros(2)
-        if self.cfg.motion_blur > 0 and contiguous and len(poses) > 1:
-            j = i - 1 if i > 0 else 1
-            sign = 1.0 if i > 0 else -1.0
-            blur = sign * photo.blur_vector(depth, self.camera, poses[i], poses[j],
-                                            self.cfg.motion_blur)
+        if self.cfg.exposure_s > 0 and traj is not None:
+            T_open = traj.pose_at(traj.times_s[i] - self.cfg.exposure_s)[0]
+            blur = photo.blur_vector(depth, self.camera, traj.poses[i], T_open)
         rng = stream_rng(self.seed, self.index, STREAM_PHOTO, self.seq_index, i + 1)
         return photo.develop(radiance, self.cfg, gain, self.look.white_balance_n3[i],
                              int(self.look.jpeg_quality_n[i]), blur, self.vignette, rng)
@@ -177,15 +176,13 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
     with PosedFolderWriter(out_dir, camera, scene_name=scene.name, overwrite=overwrite,
                            metadata=metadata) as writer:
         for seq_index, item in enumerate(plan):
-            poses = _sequence_poses(scene, preset, camera, seed, index, seq_index, item)
-            stamps = _timestamps(preset, seq_index, len(poses))
-            contiguous = item['kind'] == 'trajectory'
-            developer = _PhotoSequence(preset, camera, seed, index, seq_index, len(poses),
+            stamps, poses, traj = _sequence(scene, preset, camera, seed, index, seq_index, item)
+            developer = _PhotoSequence(preset, camera, seed, index, seq_index, stamps,
                                        effects) if domain == 'photo' else None
             for i, T_world_cam in enumerate(poses):
                 if domain == 'photo':
                     out = render(scene, camera, T_world_cam, shade=preset.photo.shading)
-                    image = developer.develop(i, out.rgb, out.depth, poses, contiguous)
+                    image = developer.develop(i, out.rgb, out.depth, traj)
                     depth = out.depth
                 else:
                     image, depth = scan.render_scan(cloud, camera, T_world_cam, preset.scan)

@@ -165,20 +165,92 @@ def _waypoints(rng, scene: SyntheticScene, cfg: PathConfig, length_m: float):
     return np.array(pts)
 
 
+@dataclass
+class Trajectory:
+    """A continuous camera trajectory and its frames.
+
+    Attributes:
+        times_s: (N,) frame times from the sequence start, seconds (multiples of 1/fps).
+        poses: (N, 4, 4) float64 ``T_world_cam`` at the frame times.
+        T_world_layout: (4, 4) the scene's layout-to-world transform.
+        dense_t: (M,) times of the dense samples (100 Hz) the trajectory is made of.
+        dense_pos: (M, 3) camera positions (layout frame) at ``dense_t``, metres.
+        dense_ypr: (M, 3) yaw, pitch, roll at ``dense_t``, radians (yaw unwrapped).
+    """
+
+    times_s: np.ndarray
+    poses: np.ndarray
+    T_world_layout: np.ndarray
+    dense_t: np.ndarray
+    dense_pos: np.ndarray
+    dense_ypr: np.ndarray
+
+    def pose_at(self, t_s) -> np.ndarray:
+        """Camera poses (T_world_cam, (K, 4, 4)) at arbitrary times (linear in the samples)."""
+        t = np.atleast_1d(np.asarray(t_s, np.float64))
+        pos = np.stack([np.interp(t, self.dense_t, self.dense_pos[:, k]) for k in range(3)], 1)
+        ypr = [np.interp(t, self.dense_t, self.dense_ypr[:, k]) for k in range(3)]
+        return self.T_world_layout @ make_T(look_rotation(*ypr), pos)
+
+
+#: rate of the dense samples a trajectory is built from, Hz.
+DENSE_RATE_HZ = 100.0
+#: fastest turn of the viewing direction along the path, degrees per second.
+MAX_TURN_RATE_DEG_S = 45.0
+
+
+def _smooth(signal, window):
+    """Hanning low-pass of a 1-D signal (edges padded with the end values)."""
+    kernel = np.hanning(int(window) | 1)
+    pad = len(kernel) // 2
+    padded = np.concatenate([np.full(pad, signal[0]), signal, np.full(pad, signal[-1])])
+    return np.convolve(padded, kernel / kernel.sum(), mode='valid')
+
+
+def _follow(target, max_step):
+    """Rate-limited tracking of a target angle (a person turning towards the path), smoothed.
+
+    Args:
+        target: (M,) unwrapped target angles, radians.
+        max_step: largest change per sample, radians.
+
+    Returns:
+        (M,) angles that follow ``target`` at most ``max_step`` per sample, low-passed over
+        half a second.
+    """
+    out = np.empty_like(target)
+    out[0] = target[0]
+    for k in range(1, len(target)):
+        out[k] = out[k - 1] + np.clip(target[k] - out[k - 1], -max_step, max_step)
+    return _smooth(out, DENSE_RATE_HZ * 0.5)
+
+
+def sequence_duration_s(scene: SyntheticScene, cfg: PathConfig, n_frames: int) -> float:
+    """Duration of a sequence: long enough to cover the room and to hold the frames.
+
+    The path length is ``coverage`` times the room perimeter, walked at ``speed_mps``;
+    the frames are spread evenly over it on the camera's ``fps`` grid (so few frames are
+    a subsampled video, as in 7-Scenes), never closer than ``1 / fps``.
+    """
+    size = scene.room_hi - scene.room_lo
+    length = cfg.coverage * 2.0 * float(size[0] + size[1])
+    return max(length / cfg.speed_mps, (n_frames - 1) / cfg.fps)
+
+
 def trajectory(scene: SyntheticScene, cfg: PathConfig, camera: PinholeCamera, n_frames: int,
-               rng: np.random.Generator, max_attempts: int = 60) -> np.ndarray:
+               rng: np.random.Generator, max_attempts: int = 60) -> Trajectory:
     """Draw one smooth, validated camera trajectory.
 
     Args:
         scene: the scene.
-        cfg: path settings (style, height band, speed, fps, margins, ...).
+        cfg: path settings (style, height band, speed, fps, coverage, margins, ...).
         camera: the camera (its field of view is used to check the views).
-        n_frames: number of poses (frames at ``cfg.fps``).
+        n_frames: number of frames.
         rng: the random generator (the same state gives the same trajectory).
         max_attempts: trajectories to draw before giving up.
 
     Returns:
-        (n_frames, 4, 4) float64 ``T_world_cam``.
+        Trajectory (frame poses ``T_world_cam`` and the continuous path).
 
     Raises:
         ValueError: for bad settings, or if no valid trajectory was found.
@@ -187,54 +259,55 @@ def trajectory(scene: SyntheticScene, cfg: PathConfig, camera: PinholeCamera, n_
         raise ValueError(f'trajectory: n_frames must be >= 1, got {n_frames}')
     if cfg.style not in ('handheld', 'robot'):
         raise ValueError(f'path style must be handheld or robot, got {cfg.style!r}')
-    if cfg.fps <= 0 or cfg.speed_mps <= 0:
-        raise ValueError(f'path fps and speed_mps must be > 0, got {cfg.fps}, {cfg.speed_mps}')
+    if cfg.fps <= 0 or cfg.speed_mps <= 0 or cfg.coverage < 0:
+        raise ValueError(f'path fps and speed_mps must be > 0 and coverage >= 0, got '
+                         f'{cfg.fps}, {cfg.speed_mps}, {cfg.coverage}')
     check = PoseCheck.for_camera(scene, cfg, camera)
-    times = np.arange(n_frames) / cfg.fps
+    duration = sequence_duration_s(scene, cfg, n_frames)
+    ticks = np.round(np.linspace(0.0, duration * cfg.fps, n_frames)).astype(np.int64)
+    times = ticks / cfg.fps
     for _attempt in range(max_attempts):
-        poses = _draw_trajectory(scene, cfg, times, rng)
-        if all(check.ok(T) for T in poses):
-            return poses
+        traj = _draw_trajectory(scene, cfg, times, rng)
+        if all(check.ok(T) for T in traj.poses):
+            return traj
     raise ValueError(f'scene {scene.name}: no valid {cfg.style} trajectory of {n_frames} '
                      f'frames after {max_attempts} attempts (margins too strict for the room?)')
 
 
-def _draw_trajectory(scene, cfg: PathConfig, times, rng):
-    speed = cfg.speed_mps * (1.0 + smooth_noise(rng, times, (4.0, 12.0), 0.3))
-    dist = np.concatenate([[0.0], np.cumsum(speed[1:] * np.diff(times))]) if len(times) > 1 \
-        else np.zeros(1)
+def _draw_trajectory(scene, cfg: PathConfig, times, rng) -> Trajectory:
+    # Dense samples start 1 s early so that poses just before the first frame (motion blur)
+    # exist too.
+    dense_t = np.arange(-1.0, times[-1] + 1.0 / DENSE_RATE_HZ, 1.0 / DENSE_RATE_HZ)
+    speed = cfg.speed_mps * (1.0 + smooth_noise(rng, dense_t, (4.0, 12.0), 0.3))
+    dist = np.concatenate([[0.0], np.cumsum(speed[1:] * np.diff(dense_t))])
     way = _waypoints(rng, scene, cfg, float(dist[-1]) + 1.0)
     seg = np.linalg.norm(np.diff(way[:, :2], axis=0), axis=1)
-    keep = np.concatenate([[True], seg > 1e-6])
-    way = way[keep]
+    way = way[np.concatenate([[True], seg > 1e-6])]
     chord = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(way, axis=0), axis=1))])
     spline = CubicSpline(chord, way, bc_type='natural')
     dense_u = np.linspace(0.0, chord[-1], max(200, int(chord[-1] / 0.01)))
-    dense = spline(dense_u)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
-    start = rng.uniform(0.0, max(0.0, arc[-1] - dist[-1] - 0.5)) if arc[-1] > dist[-1] else 0.0
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(spline(dense_u), axis=0),
+                                                          axis=1))])
+    start = rng.uniform(0.0, arc[-1] - dist[-1] - 0.5) if arc[-1] > dist[-1] + 0.5 else 0.0
     u = np.interp(np.minimum(start + dist, arc[-1]), arc, dense_u)
     pos = spline(u)
     vel = spline(u, 1)
-    heading = np.unwrap(np.arctan2(vel[:, 1], vel[:, 0]))
-    # Heading changes slowly: low-pass it so that the view does not snap at waypoints.
-    kernel = np.hanning(max(3, int(cfg.fps * 1.5)) | 1)
-    pad = len(kernel) // 2
-    padded = np.concatenate([np.full(pad, heading[0]), heading, np.full(pad, heading[-1])])
-    heading = np.convolve(padded, kernel / kernel.sum(), mode='valid')
-    yaw = heading + smooth_noise(rng, times, (5.0, 15.0), np.radians(cfg.look_around_deg))
+    heading = _follow(np.unwrap(np.arctan2(vel[:, 1], vel[:, 0])),
+                      np.radians(MAX_TURN_RATE_DEG_S) / DENSE_RATE_HZ)
+    yaw = heading + smooth_noise(rng, dense_t, (5.0, 15.0), np.radians(cfg.look_around_deg))
     if cfg.style == 'robot':
         pos[:, 2] = cfg.mount_xyz_m[2]
-        pitch = np.full(len(times), -np.radians(cfg.mount_pitch_deg))
-        roll = np.zeros(len(times))
+        pitch = np.full(len(dense_t), -np.radians(cfg.mount_pitch_deg))
+        roll = np.zeros(len(dense_t))
     else:
-        pitch = np.radians(cfg.pitch_deg[0]) + smooth_noise(rng, times, (3.0, 10.0),
+        pitch = np.radians(cfg.pitch_deg[0]) + smooth_noise(rng, dense_t, (3.0, 10.0),
                                                             np.radians(cfg.pitch_deg[1]))
-        roll = smooth_noise(rng, times, (2.0, 6.0), np.radians(cfg.roll_deg))
+        roll = smooth_noise(rng, dense_t, (2.0, 6.0), np.radians(cfg.roll_deg))
         pos[:, 2] = np.clip(pos[:, 2], *cfg.height_m)
-    R_layout_cam = look_rotation(yaw, pitch, roll)
-    T_layout_cam = make_T(R_layout_cam, pos)
-    return scene.T_world_layout @ T_layout_cam
+    traj = Trajectory(times, np.zeros((0, 4, 4)), scene.T_world_layout, dense_t, pos,
+                      np.stack([yaw, pitch, roll], 1))
+    traj.poses = traj.pose_at(times)
+    return traj
 
 
 def random_views(scene: SyntheticScene, cfg: PathConfig, camera: PinholeCamera, n: int,

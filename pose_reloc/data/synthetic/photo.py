@@ -40,10 +40,17 @@ class SequenceAppearance:
     jpeg_quality_n: np.ndarray
 
 
-def sequence_appearance(cfg: PhotoConfig, n_frames: int, fps: float,
+def sequence_appearance(cfg: PhotoConfig, times_s: np.ndarray,
                         rng: np.random.Generator) -> SequenceAppearance:
-    """Draw the smooth exposure / white-balance drift and JPEG qualities of a sequence."""
-    times = np.arange(n_frames) / fps
+    """Draw the smooth exposure / white-balance drift and JPEG qualities of a sequence.
+
+    Args:
+        cfg: photo settings.
+        times_s: (N,) frame times, seconds.
+        rng: the sequence's photo generator.
+    """
+    times = np.asarray(times_s, np.float64)
+    n_frames = len(times)
     drift = smooth_noise(rng, times, (4.0, 20.0), cfg.exposure_stops)
     wb = np.ones((n_frames, 3))
     wb[:, 0] += smooth_noise(rng, times, (6.0, 25.0), cfg.white_balance)
@@ -72,36 +79,35 @@ class AutoExposure:
 
 
 def blur_vector(depth_hw: np.ndarray, camera: PinholeCamera, T_world_cam: np.ndarray,
-                T_world_cam_before: np.ndarray, shutter: float) -> np.ndarray:
+                T_world_cam_open: np.ndarray) -> np.ndarray:
     """Mean image motion during the exposure, pixels.
 
-    Points of a sparse pixel grid with valid depth are moved from this pose to the pose
-    ``shutter`` of a frame interval earlier (linear blend of the two poses' projections).
+    Points of a sparse pixel grid with valid depth are projected into the pose at which
+    the shutter opened; the mean displacement is the blur.
 
     Args:
         depth_hw: (H, W) z-depth, metres (0 invalid).
         camera: the camera.
-        T_world_cam: (4, 4) pose of the frame.
-        T_world_cam_before: (4, 4) pose one frame interval earlier.
-        shutter: exposure time as a fraction of the frame interval.
+        T_world_cam: (4, 4) pose of the frame (shutter close).
+        T_world_cam_open: (4, 4) pose when the shutter opened.
 
     Returns:
         (2,) float64 image displacement (du, dv) in pixels.
     """
     h, w = depth_hw.shape
-    vs, us = np.mgrid[h // 10:h:h // 5, w // 10:w:w // 5]
+    vs, us = np.mgrid[h // 10:h:max(1, h // 5), w // 10:w:max(1, w // 5)]
     d = depth_hw[vs, us].ravel()
     keep = d > 0
     if not keep.any():
         return np.zeros(2)
     uv = np.stack([us.ravel(), vs.ravel()], 1)[keep].astype(np.float64)
     pts_cam = camera.backproject(uv, d[keep])
-    T_before_cam = np.linalg.inv(T_world_cam_before) @ T_world_cam
-    pts_before = pts_cam @ T_before_cam[:3, :3].T + T_before_cam[:3, 3]
-    uv_before, valid = camera.project(pts_before)
+    T_open_cam = np.linalg.inv(T_world_cam_open) @ T_world_cam
+    pts_open = pts_cam @ T_open_cam[:3, :3].T + T_open_cam[:3, 3]
+    uv_open, valid = camera.project(pts_open)
     if not valid.any():
         return np.zeros(2)
-    return shutter * np.nanmean(uv_before[valid] - uv[valid], axis=0)
+    return np.nanmean(uv_open[valid] - uv[valid], axis=0)
 
 
 def motion_blur(image_hw3: np.ndarray, vector_px: np.ndarray) -> np.ndarray:

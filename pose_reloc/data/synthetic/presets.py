@@ -84,7 +84,9 @@ class PathConfig:
             fixed camera height, no roll).
         height_m: (low, high) camera height above the floor, metres.
         speed_mps: mean walking / driving speed, metres per second.
-        fps: frame rate of a sequence (timestamps), frames per second.
+        fps: camera frame rate, frames per second (frame times are multiples of 1 / fps).
+        coverage: path length of a sequence in room perimeters; the frames are spread
+            evenly over it (a subsampled video), never closer than 1 / fps.
         pitch_deg: (mean, amplitude) camera pitch (negative = looking down), degrees.
         roll_deg: roll amplitude, degrees.
         look_around_deg: amplitude of the heading deviation from the look-at target, degrees.
@@ -101,6 +103,7 @@ class PathConfig:
     height_m: Tuple[float, float] = (1.0, 1.8)
     speed_mps: float = 0.5
     fps: float = 10.0
+    coverage: float = 0.6
     pitch_deg: Tuple[float, float] = (-8.0, 12.0)
     roll_deg: float = 3.0
     look_around_deg: float = 25.0
@@ -124,7 +127,7 @@ class PhotoConfig:
         vignetting: relative brightness loss at the image corners.
         shot_noise: shot-noise scale (std at full white, linear units).
         read_noise: read-noise std, linear units.
-        motion_blur: shutter time as a fraction of the frame interval.
+        exposure_s: shutter time, seconds (motion blur follows the camera motion during it).
         jpeg_quality: (low, high) JPEG quality range; (0, 0) disables JPEG.
         gamma: display gamma applied to linear radiance.
     """
@@ -135,7 +138,7 @@ class PhotoConfig:
     vignetting: float = 0.35
     shot_noise: float = 0.02
     read_noise: float = 0.006
-    motion_blur: float = 0.5
+    exposure_s: float = 0.02
     jpeg_quality: Tuple[int, int] = (55, 92)
     gamma: float = 2.2
 
@@ -157,7 +160,7 @@ class ScanConfig:
         splat_px: (min, max) splat size clamp in pixels.
     """
 
-    scanners: Tuple[int, int] = (2, 3)
+    scanners: Tuple[int, int] = (3, 4)
     face_size: int = 320
     voxel_m: float = 0.015
     range_noise_m: float = 0.002
@@ -208,7 +211,7 @@ PRESETS: Dict[str, SynthPreset] = {
         path=PathConfig(height_m=(1.5, 1.8), speed_mps=1.2, pitch_deg=(2.0, 6.0),
                         look_around_deg=35.0, wall_margin_m=1.0, min_view_distance_m=1.0,
                         min_median_depth_m=4.0, mount_xyz_m=(0.0, 0.0, 1.6)),
-        photo=PhotoConfig(exposure_stops=0.8, white_balance=0.08),
+        photo=PhotoConfig(exposure_stops=0.8, white_balance=0.08, exposure_s=0.008),
         scan=ScanConfig(face_size=384, voxel_m=0.05, max_range_m=80.0)),
     'tiny': SynthPreset(
         'tiny',

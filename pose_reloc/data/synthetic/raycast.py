@@ -68,7 +68,7 @@ def _ray_grid(camera: PinholeCamera) -> _RayGrid:
 
 
 def subpixel_rays(camera: PinholeCamera, uv_n2: np.ndarray) -> np.ndarray:
-    """Unit viewing rays (camera frame) through arbitrary pixel positions, undistorted.
+    """Return unit viewing rays (camera frame) through arbitrary pixels, undistorted.
 
     Args:
         camera: the camera.
@@ -81,6 +81,19 @@ def subpixel_rays(camera: PinholeCamera, uv_n2: np.ndarray) -> np.ndarray:
     rays = np.stack([(uv[:, 0] - camera.cx) / camera.fx, (uv[:, 1] - camera.cy) / camera.fy,
                      np.ones(len(uv))], 1)
     return (rays / np.linalg.norm(rays, axis=1, keepdims=True)).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _subpixel_table(camera: PinholeCamera, s: int) -> np.ndarray:
+    """(H, W, s * s, 3) float32 unit rays of the s x s sub-pixel samples of every pixel."""
+    offs = (np.arange(s) + 0.5) / s - 0.5
+    ox, oy = np.meshgrid(offs, offs)
+    v, u = np.mgrid[0:camera.height, 0:camera.width].astype(np.float64)
+    uv = np.stack([u[..., None] + ox.reshape(-1), v[..., None] + oy.reshape(-1)], -1)
+    table = subpixel_rays(camera, uv.reshape(-1, 2)).reshape(camera.height, camera.width,
+                                                             s * s, 3)
+    table.setflags(write=False)
+    return table
 
 
 def _inv(d):
@@ -375,11 +388,8 @@ def render(scene: SyntheticScene, camera: PinholeCamera, T_world_cam: np.ndarray
         rows, cols = np.nonzero(edge)
         if len(rows):
             s = supersample
-            offs = (np.arange(s) + 0.5) / s - 0.5
-            ox, oy = np.meshgrid(offs, offs)
-            uv = np.stack([cols[:, None] + ox.reshape(1, -1), rows[:, None] + oy.reshape(1, -1)],
-                          -1).reshape(-1, 2)
-            d_lay = subpixel_rays(camera, uv) @ R.astype(np.float32).T
+            d_cam = _subpixel_table(camera, s)[rows, cols].reshape(-1, 3)
+            d_lay = d_cam @ np.ascontiguousarray(R.T, np.float32)
             ts, ss = cast_rays(scene, o, d_lay)
             d3s = [np.ascontiguousarray(d_lay[:, k]) for k in range(3)]
             col = _colour(scene, o, d3s, ss, ts, pixel_angle / s, shade)

@@ -19,14 +19,15 @@ holes (black, depth 0); sparse foreground lets background splats show through (s
 artefacts). Depth is the z-depth of the winning splat's point, metres.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from pose_reloc.data.synthetic import textures as tx
 from pose_reloc.data.synthetic.presets import ScanConfig
 from pose_reloc.data.synthetic.raycast import render
-from pose_reloc.data.synthetic.scene import STREAM_SCAN, stream_rng, SyntheticScene
+from pose_reloc.data.synthetic.scene import stream_rng, STREAM_SCAN, SyntheticScene
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import invert, make_T
 
@@ -48,6 +49,7 @@ class PointCloud:
     Attributes:
         points_n3: (N, 3) float32 points in the scene's layout frame, metres.
         colours_n3: (N, 3) uint8 RGB.
+        normals_n3: (N, 3) float32 unit surface normals (layout frame, towards the scanner).
         footprint_n: (N,) float32 local point spacing (splat size), metres.
         T_world_layout: (4, 4) layout-to-world transform of the scene.
         metadata: JSON-serializable description (stations, counts, colour cast).
@@ -55,9 +57,17 @@ class PointCloud:
 
     points_n3: np.ndarray
     colours_n3: np.ndarray
+    normals_n3: np.ndarray
     footprint_n: np.ndarray
     T_world_layout: np.ndarray
     metadata: dict
+    _xyz_3n: np.ndarray = field(init=False, repr=False)
+    _nrm_3n: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        """Keep coordinate-major copies (3, N) for fast per-frame transforms."""
+        self._xyz_3n = np.ascontiguousarray(self.points_n3.T, np.float32)
+        self._nrm_3n = np.ascontiguousarray(self.normals_n3.T, np.float32)
 
     def points_world(self) -> np.ndarray:
         """(N, 3) float64 points in the world frame, metres."""
@@ -102,12 +112,12 @@ def scan_scene(scene: SyntheticScene, cfg: ScanConfig, seed: int, index: int) ->
     face_cam = PinholeCamera(n, n, n / 2.0, n / 2.0, (n - 1) / 2.0, (n - 1) / 2.0)
     cast = 1.0 + rng.uniform(-cfg.colour_cast, cfg.colour_cast, 3)
     saturation = rng.uniform(0.6, 0.9)
-    exposure = rng.uniform(1.1, 1.6)
+    exposure = rng.uniform(0.8, 1.2)
     v, u = np.mgrid[0:n, 0:n].astype(np.float64)
     rays = np.stack([(u - face_cam.cx) / face_cam.fx, (v - face_cam.cy) / face_cam.fy,
                      np.ones_like(u)], -1)
     stations = _stations(scene, cfg, rng)
-    points, colours, footprints = [], [], []
+    points, colours, footprints, normals = [], [], [], []
     pixel_angle = 2.0 / n
     for station in stations:
         for R in _CUBE_FACES:
@@ -132,9 +142,11 @@ def scan_scene(scene: SyntheticScene, cfg: ScanConfig, seed: int, index: int) ->
             points.append(p_layout[ok].astype(np.float32))
             colours.append(rgb8[ok])
             footprints.append(np.maximum(spacing[ok], cfg.voxel_m).astype(np.float32))
+            normals.append(scene.surf_normal_s3[sid[ok]].astype(np.float32))
     pts = np.concatenate(points)
     cols = np.concatenate(colours)
     foot = np.concatenate(footprints)
+    nrm = np.concatenate(normals)
     keys = np.floor(pts / cfg.voxel_m).astype(np.int64)
     keys -= keys.min(axis=0)
     dims = keys.max(axis=0) + 1
@@ -144,8 +156,8 @@ def scan_scene(scene: SyntheticScene, cfg: ScanConfig, seed: int, index: int) ->
     metadata = {'stations': [s.tolist() for s in stations], 'points': int(len(first)),
                 'raw_points': int(len(pts)), 'colour_cast': cast.tolist(),
                 'saturation': float(saturation), 'exposure': float(exposure)}
-    return PointCloud(pts[first], cols[first], foot[first], scene.T_world_layout.copy(),
-                      metadata)
+    return PointCloud(pts[first], cols[first], nrm[first], foot[first],
+                      scene.T_world_layout.copy(), metadata)
 
 
 def render_scan(cloud: PointCloud, camera: PinholeCamera, T_world_cam: np.ndarray,
@@ -165,39 +177,68 @@ def render_scan(cloud: PointCloud, camera: PinholeCamera, T_world_cam: np.ndarra
     T_cam_layout = invert(np.asarray(T_world_cam, np.float64)) @ cloud.T_world_layout
     R = T_cam_layout[:3, :3].astype(np.float32)
     t = T_cam_layout[:3, 3].astype(np.float32)
-    pts = cloud.points_n3 @ R.T + t
-    z = pts[:, 2]
+    X, Y, Z = cloud._xyz_3n
+    x = X * R[0, 0] + Y * R[0, 1] + Z * R[0, 2] + t[0]
+    y = X * R[1, 0] + Y * R[1, 1] + Z * R[1, 2] + t[1]
+    z = X * R[2, 0] + Y * R[2, 1] + Z * R[2, 2] + t[2]
     half_w = (max(camera.cx, camera.width - camera.cx) + cfg.splat_px[1]) / camera.fx * 1.3
     half_h = (max(camera.cy, camera.height - camera.cy) + cfg.splat_px[1]) / camera.fy * 1.3
-    keep = (z > 0.05) & (np.abs(pts[:, 0]) < half_w * z) & (np.abs(pts[:, 1]) < half_h * z)
+    keep = (z > 0.05) & (np.abs(x) < half_w * z) & (np.abs(y) < half_h * z)
     idx = np.nonzero(keep)[0]
     H, W = camera.height, camera.width
     rgb = np.zeros((H, W, 3), np.uint8)
     depth = np.zeros((H, W), np.float32)
     if len(idx) == 0:
         return rgb, depth
-    uv, _valid = camera.project(pts[idx].astype(np.float64))
+    pts = np.stack([x[idx], y[idx], z[idx]], 1)
+    uv, _valid = camera.project(pts.astype(np.float64))
     zi = z[idx]
-    size = np.clip(np.ceil(cfg.splat_scale * cloud.footprint_n[idx] * camera.fx / zi),
-                   cfg.splat_px[0], cfg.splat_px[1]).astype(np.int64)
+    foot = cloud.footprint_n[idx]
+    size = np.clip(np.ceil(cfg.splat_scale * foot * camera.fx / zi), cfg.splat_px[0],
+                   cfg.splat_px[1]).astype(np.int64)
     u0 = np.round(uv[:, 0]).astype(np.int64)
     v0 = np.round(uv[:, 1]).astype(np.int64)
+    # Each splat is a small planar disc (surfel): the depth at a covered pixel is where the
+    # pixel's ray meets the point's tangent plane, within a few footprints of the point.
+    NX, NY, NZ = (c[idx] for c in cloud._nrm_3n)
+    n_cam = np.stack([NX * R[k, 0] + NY * R[k, 1] + NZ * R[k, 2] for k in range(3)], 1)
+    plane = np.einsum('nk,nk->n', n_cam, pts)
+    rays = _pixel_rays(camera)
     idx_bits = max(1, int(len(idx)).bit_length())
-    depth_q = np.minimum(np.round(zi * 1e4).astype(np.int64), (1 << (62 - idx_bits)) - 1)
-    key = (depth_q << idx_bits) | np.arange(len(idx), dtype=np.int64)
+    max_q = (1 << (62 - idx_bits)) - 1
     zbuf = np.full(H * W, np.iinfo(np.int64).max, np.int64)
+    front = plane < 0.0  # back-facing surfels (normal away from the camera) are not drawn
     for s in range(int(size.min()), int(size.max()) + 1):
-        sel = np.nonzero(size == s)[0]
+        sel = np.nonzero((size == s) & front)[0]
         if len(sel) == 0:
             continue
-        lo = -((s - 1) // 2)
-        for dv in range(lo, lo + s):
-            for du in range(lo, lo + s):
-                uu, vv = u0[sel] + du, v0[sel] + dv
-                inside = (uu >= 0) & (uu < W) & (vv >= 0) & (vv < H)
-                np.minimum.at(zbuf, vv[inside] * W + uu[inside], key[sel[inside]])
+        offs = np.arange(s) - (s - 1) // 2
+        du, dv = (o.reshape(1, -1) for o in np.meshgrid(offs, offs))
+        uu = (u0[sel, None] + du).reshape(-1)
+        vv = (v0[sel, None] + dv).reshape(-1)
+        owner = np.repeat(sel, s * s)
+        inside = (uu >= 0) & (uu < W) & (vv >= 0) & (vv < H)
+        owner, pix = owner[inside], vv[inside] * W + uu[inside]
+        r = rays[pix]
+        nc = n_cam[owner]
+        denom = nc[:, 0] * r[:, 0] + nc[:, 1] * r[:, 1] + nc[:, 2] * r[:, 2]
+        zp = zi[owner]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            zf = np.where(np.abs(denom) > 0.2, plane[owner] / denom, zp)
+        reach = 2.0 * foot[owner]
+        zf = np.clip(zf, zp - reach, zp + reach)
+        depth_q = np.clip(np.round(zf * 1e4).astype(np.int64), 1, max_q)
+        np.minimum.at(zbuf, pix, (depth_q << idx_bits) | owner)
     covered = np.nonzero(zbuf != np.iinfo(np.int64).max)[0]
     winner = zbuf[covered] & ((1 << idx_bits) - 1)
     rgb.reshape(-1, 3)[covered] = cloud.colours_n3[idx[winner]]
-    depth.reshape(-1)[covered] = zi[winner]
+    depth.reshape(-1)[covered] = (zbuf[covered] >> idx_bits).astype(np.float32) * 1e-4
     return rgb, depth
+
+
+@lru_cache(maxsize=8)
+def _pixel_rays(camera: PinholeCamera) -> np.ndarray:
+    """(H * W, 3) float32 undistorted pixel rays with z = 1 (read-only, cached)."""
+    rays = camera.pixel_rays().reshape(-1, 3).astype(np.float32)
+    rays.setflags(write=False)
+    return rays

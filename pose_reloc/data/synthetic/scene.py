@@ -369,13 +369,19 @@ def _place_boxes(rng: np.random.Generator, cfg: LayoutConfig, lo, hi) -> List[di
             if not clash:
                 placed.append({'kind': kind, 'center': c, 'half': half, 'yaw': yaw,
                                'margin': margin})
+                if kind == 'tree':  # the canopy floats: add its trunk
+                    r = rng.uniform(0.12, 0.2)
+                    trunk_h = z0 + 0.2
+                    placed.append({'kind': 'trunk', 'center': np.array([c[0], c[1], trunk_h / 2]),
+                                   'half': np.array([r, r, trunk_h / 2]), 'yaw': yaw,
+                                   'margin': margin})
                 break
     return placed
 
 
 def _wall_texture(rng, cfg: LayoutConfig, length_m, height_m, base_tex, shared_decals,
                   outdoor):
-    """A full-size wall (or facade) texture with decals painted in."""
+    """Make a full-size wall (or facade) texture with decals painted in."""
     t = cfg.texel_m
     w, h = max(4, int(round(length_m / t))), max(4, int(round(height_m / t)))
     if outdoor:
@@ -426,8 +432,7 @@ def _floor_texture(rng, cfg: LayoutConfig, sx, sy, outdoor):
     else:
         kind = ('tiles', 'wood', 'noise', 'flat', 'checker')[int(
             rng.choice(5, p=[0.3, 0.3, 0.25, 0.1, 0.05]))]
-        tile = tx.material(rng, kind, min(h, 128), min(w, 128))
-        img = tx.tile_to(tile, h, w).astype(np.float32)
+        img = tx.material(rng, kind, h, w).astype(np.float32)
     img *= (1.0 + 0.15 * tx.value_noise(rng, h, w, 60.0, 3))[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -445,7 +450,7 @@ def _ceiling_texture(rng, cfg: LayoutConfig, sx, sy):
 
 
 def _box_textures(rng, pool: _TexturePool, kind, half, cfg: LayoutConfig, shared):
-    """Texture (id, texel) for the six faces of a box of a given kind."""
+    """Return the (texture id, texel_m) of the six faces of a box of a given kind."""
     t = cfg.texel_m
     if kind in shared:
         base = shared[kind]
@@ -453,12 +458,13 @@ def _box_textures(rng, pool: _TexturePool, kind, half, cfg: LayoutConfig, shared
         name = {'cabinet': 'wood', 'shelf': 'wood', 'table': 'wood', 'pillar': 'noise',
                 'partition': 'noise', 'crate': 'noise', 'rug': 'checker', 'kiosk': 'stripes',
                 'bench': 'wood', 'planter': 'bricks', 'car': 'flat', 'lamp': 'flat',
-                'tree': 'noise', 'wing': 'bricks', 'monument': 'noise'}[kind]
+                'tree': 'noise', 'trunk': 'wood', 'wing': 'bricks', 'monument': 'noise'}[kind]
         if rng.random() < 0.35:
             name = tx.MATERIALS[int(rng.integers(0, len(tx.MATERIALS)))]
-        img = tx.material(rng, name, 96, 96)
-        if kind == 'tree':
-            img = (img.astype(np.float32) * np.array([0.4, 0.9, 0.35])).astype(np.uint8)
+        img = tx.material(rng, name, 256, 256)
+        if kind in ('tree', 'trunk'):
+            tint = [0.4, 0.9, 0.35] if kind == 'tree' else [0.75, 0.6, 0.45]
+            img = (img.astype(np.float32) * np.array(tint)).astype(np.uint8)
         base = (pool.add(img), t if kind not in ('wing', 'kiosk') else 2 * t)
         if rng.random() < 0.5:  # repeated: later boxes of this kind reuse the texture
             shared[kind] = base
@@ -528,15 +534,21 @@ def build_scene(preset: SynthPreset, seed: int, index: int, name: str = '') -> S
     placements = _place_boxes(rng, cfg, lo, hi)
 
     pool = _TexturePool()
-    wall_materials = [tx.material(trng, m, 128, 128) for m in trng.choice(
-        ['flat', 'noise', 'bricks', 'stripes', 'tiles', 'wood'], 2,
-        p=[0.35, 0.25, 0.15, 0.1, 0.1, 0.05])]
+    # Wall materials are made at the size of the largest wall (no visible tiling) and shared
+    # between walls (a repeated texture); every wall crops its own part.
+    wall_w = int(round(max(sx, sy) / cfg.texel_m))
+    wall_h = int(round(sz / cfg.texel_m))
+    wall_materials = [] if outdoor else [
+        tx.material(trng, m, wall_h, wall_w) for m in trng.choice(
+            ['flat', 'noise', 'bricks', 'stripes', 'tiles', 'wood'], 2,
+            p=[0.35, 0.25, 0.15, 0.1, 0.1, 0.05])]
     shared_decals = [tx.poster(trng, int(0.7 / cfg.texel_m), int(0.5 / cfg.texel_m))
                      for _ in range(2)] if not outdoor else []
     room_tex = []
     for wall in range(4):
         length = sy if wall < 2 else sx
-        base = wall_materials[int(trng.integers(0, len(wall_materials)))]
+        base = wall_materials[int(trng.integers(0, len(wall_materials)))] \
+            if wall_materials else None
         img = _wall_texture(trng, cfg, length, sz, base, shared_decals, outdoor)
         room_tex.append((pool.add(img), cfg.texel_m))
     room_tex.append((pool.add(_floor_texture(trng, cfg, sx, sy, outdoor)), cfg.floor_texel_m))

@@ -227,7 +227,7 @@ def poster(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def whiteboard(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Whiteboard / notice board with handwriting-like text marks."""
+    """Draw a whiteboard / notice board with handwriting-like text marks."""
     img = np.full((height, width, 3), int(rng.integers(225, 251)), np.uint8)
     ink = random_colour(rng, (0.6, 1.0), (0.2, 0.6)).tolist()
     text_lines(img, rng, width // 20, height // 20, width - width // 20,
@@ -237,7 +237,7 @@ def whiteboard(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def facade(rng: np.random.Generator, height: int, width: int, texel_m: float) -> np.ndarray:
-    """Building facade: storeys of windows, a base course, doors, signs and weathering.
+    """Make a building facade: storeys of windows, base course, doors, signs, weathering.
 
     Args:
         rng: the random generator.
