@@ -41,6 +41,7 @@ ROS_WHEELS=(
   ros-visualization-msgs==5.5.1
   ros-ament-flake8==0.19.2
   ros-ament-pep257==0.19.2
+  psutil  # for Fast DDS's `fastdds shm clean` (test/conftest.py runs it)
 )
 # What ament_flake8 / ament_pep257 run (Debian's python3-flake8-* set of ament_lint).
 LINT_TOOLS=(

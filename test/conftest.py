@@ -11,12 +11,16 @@ Before any test module is imported (so before anything imports rclpy), the sessi
   Jazzy, whose Fast DDS 2.x reads that name) pointing at ``config/fastdds_shm.xml``:
   shared-memory transport only, 32 MB segments, nothing sent over the network.
 
-Child processes started by tests inherit these variables.
+Child processes started by tests inherit these variables. At the end of the session, Fast DDS's
+``fastdds shm clean`` removes the shared-memory files that killed participants left behind in
+/dev/shm (files of running participants are kept).
 """
 
 import os
 from pathlib import Path
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -35,6 +39,35 @@ def _isolate_ros():
 
 
 _isolate_ros()
+
+
+def _fastdds_tool():
+    """Return Fast DDS's ``fastdds.py`` tool of this environment, or None."""
+    prefixes = [sys.prefix] + os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
+    for prefix in filter(None, prefixes):
+        tool = Path(prefix) / 'tools' / 'fastdds' / 'fastdds.py'
+        if tool.is_file():
+            return tool
+    return None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the Fast DDS shared-memory files of dead participants (``fastdds shm clean``)."""
+    tool = _fastdds_tool()
+    if tool is None:
+        return
+    result = subprocess.run([sys.executable, str(tool), 'shm', 'clean'],
+                            capture_output=True, text=True, timeout=60)
+    cleaned = [line for line in result.stdout.splitlines() if 'zombie' in line]
+    session.config.pose_reloc_shm_clean = '; '.join(cleaned) or (
+        result.stdout + result.stderr).strip()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Report what ``fastdds shm clean`` removed."""
+    report = getattr(config, 'pose_reloc_shm_clean', None)
+    if report:
+        terminalreporter.write_line(f'fastdds shm clean: {report}')
 
 
 def pytest_report_header(config):

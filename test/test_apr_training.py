@@ -37,7 +37,7 @@ TINY = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
         # the colours encode the position here, so no photometric jitter
         'data.brightness=0', 'data.contrast=0', 'data.saturation=0',
         # equal initial weights: with s_q = -3 the rotation term dominates 90 short steps
-        'model.s_q=0']
+        'model.s_q=0', 'model.freeze_encoder=0']
 
 
 def _write_plane_scene(path, name, blue, frames=64, seed=0):

@@ -33,4 +33,3 @@ def test_package_xml_declares_an_ament_python_package():
     test_keys = {e.text for e in root.findall('test_depend')}
     assert TEST_KEYS <= test_keys, f'missing test_depend: {sorted(TEST_KEYS - test_keys)}'
     assert (REPO_ROOT / 'resource' / 'pose_reloc').is_file()
-

@@ -39,10 +39,13 @@ IMAGE_PUBLISHER = textwrap.dedent("""
     message = Image(height=480, width=640, encoding='rgb8', step=640 * 3,
                     data=rgb_hw3.tobytes())
     message.header.frame_id = 'camera_optical_frame'
+    # Publish until the subscriber has left (or 30 s), then shut down cleanly.
     end = time.monotonic() + 30.0
-    while time.monotonic() < end:
+    while publisher.get_subscription_count() > 0 and time.monotonic() < end:
         publisher.publish(message)
         time.sleep(0.05)
+    node.destroy_node()
+    rclpy.shutdown()
 """)
 
 IMAGE_SUBSCRIBER = textwrap.dedent("""
@@ -60,6 +63,8 @@ IMAGE_SUBSCRIBER = textwrap.dedent("""
     deadline = time.monotonic() + 30.0
     while len(received) < 3 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.1)
+    node.destroy_node()
+    rclpy.shutdown()
     first = received[0] if received else None
     print(json.dumps({
         'count': len(received),
@@ -147,11 +152,14 @@ def test_image_between_processes_over_shared_memory(tmp_path):
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         out, err = subscriber.communicate(timeout=60)
+        publisher_err = publisher.communicate(timeout=30)[1]
     finally:
-        publisher.kill()
-        publisher.wait(timeout=10)
-        subscriber.kill()
+        for process in (publisher, subscriber):
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     assert subscriber.returncode == 0, err
+    assert publisher.returncode == 0, publisher_err
     result = json.loads(out.strip().splitlines()[-1])
     expected = (np.arange(480 * 640 * 3, dtype=np.uint32) % 251).astype(np.uint8)
     assert result['count'] >= 3, f'subscriber received {result["count"]} images: {err}'

@@ -231,3 +231,63 @@ def test_node_refuses_a_missing_bundle(tmp_path):
 def test_child_env_puts_the_source_tree_first():
     env = child_env()
     assert env['PYTHONPATH'].split(os.pathsep)[0] == str(Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.skipif(TF_TYPE is None, reason='tf2_msgs is not importable: no TF in or out')
+def test_map_to_odom_composes_with_odometry_at_the_image_time(tmp_path):
+    """AMCL style: map->odom = (map->base estimate) * inverse(odom->base at the image time)."""
+    from pose_reloc.geometry.se3 import invert, T_from_pos_quat
+    from pose_reloc.ros.conversions import T_to_transform_stamped
+    from pose_reloc.ros.reloc_node import TF_STATIC_QOS
+    script = tmp_path / 'node_with_double.py'
+    script.write_text(DOUBLE)
+    log = tmp_path / 'node.log'
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), '--ros-args', '-r', '__node:=amcl_like',
+             '-p', 'tf_mode:=map_to_odom', '-p', 'transform_tolerance:=0.2'],
+            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    rec = Recorder({'/amcl_like/pose': (PoseWithCovarianceStamped, POSE_QOS),
+                    '/tf': (TF_TYPE, TF_QOS)}, node_name='odom_test_observer')
+    try:
+        images = rec.publisher(Image, '/image', 10)
+        tf_pub = rec.publisher(TF_TYPE, '/tf', TF_QOS)
+        static_pub = rec.publisher(TF_TYPE, '/tf_static', TF_STATIC_QOS)
+        assert rec.spin_until(lambda: images.get_subscription_count() > 0
+                              and tf_pub.get_subscription_count() > 0
+                              and static_pub.get_subscription_count() > 0, 30), log.read_text()
+        T_base_cam = T_from_pos_quat(np.array([0.2, 0.0, 0.5]),
+                                     np.array([-0.5, 0.5, -0.5, 0.5]))
+        static_pub.publish(TF_TYPE(transforms=[T_to_transform_stamped(
+            T_base_cam, 0, 'base_link', 'cam_optical')]))
+        t_ns = 5_000_000_000
+        identity_q = np.array([0.0, 0.0, 0.0, 1.0])
+        T_odom_base = {t_ns - 10**8: T_from_pos_quat(np.array([1.0, 0, 0]), identity_q),
+                       t_ns + 10**8: T_from_pos_quat(np.array([1.2, 0, 0]), identity_q)}
+        odom_tf = TF_TYPE(transforms=[T_to_transform_stamped(T, s, 'odom', 'base_link')
+                                      for s, T in T_odom_base.items()])
+
+        def map_to_odom():
+            return [tr for _, m in rec.messages['/tf'] for tr in m.transforms
+                    if tr.header.frame_id == 'map' and tr.child_frame_id == 'odom']
+
+        for _ in range(40):  # repeat until the node's TF buffer and image reader matched
+            tf_pub.publish(odom_tf)
+            images.publish(_image(70, t_ns, 'cam_optical'))
+            if rec.spin_until(lambda: bool(map_to_odom()), 0.5):
+                break
+        assert map_to_odom(), log.read_text()
+        T_map_cam = np.eye(4)
+        T_map_cam[0, 3] = 0.7
+        T_map_base = T_map_cam @ invert(T_base_cam)
+        T_odom_base_t = T_from_pos_quat(np.array([1.1, 0, 0]), identity_q)  # interpolated
+        tr = map_to_odom()[-1]
+        assert stamp_to_ns(tr.header.stamp) == t_ns + 200_000_000
+        np.testing.assert_allclose(msg_to_T(tr), T_map_base @ invert(T_odom_base_t), atol=1e-9)
+        pose = rec.last('/amcl_like/pose')
+        np.testing.assert_allclose(msg_to_T(pose), T_map_base, atol=1e-9)
+        assert np.all(np.linalg.eigvalsh(msg_covariance(pose)) > 0)
+    finally:
+        rec.close()
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -12,7 +12,7 @@ from pose_reloc.cli import main
 from pose_reloc.data.formats.posed_folder import read_root
 from pose_reloc.data.records import load_depth, load_image
 from pose_reloc.data.synthetic import generate
-from pose_reloc.data.synthetic.generate import generate_dataset
+from pose_reloc.data.synthetic.generate import generate_dataset, generate_scene
 from pose_reloc.data.synthetic.presets import get_preset
 from pose_reloc.data.synthetic.scene import build_scene
 from pose_reloc.geometry.camera import depth_to_scene_coords
@@ -50,6 +50,15 @@ def test_multi_scene_posed_folder(photo_root):
     assert not np.allclose(a.frames[0].T_world_cam, b.frames[0].T_world_cam, atol=1.0), \
         'scenes live in different world frames'
     assert not (photo_root.parent / 'photo.partial').exists()
+
+
+def test_single_scene_folder_matches_the_root_scene(tmp_path, photo_root):
+    one = generate_scene(tmp_path / 'one', 'tiny', seed=5, index=1, frames=6, size=SIZE,
+                         random_views=2)
+    (scene,) = read_root(one)
+    assert scene.root == one and scene.name == 'tiny_01'
+    assert _digest(one) == {k.split('/', 1)[1]: v for k, v in _digest(photo_root).items()
+                            if k.startswith('tiny_01/')}
 
 
 def test_photo_domain_has_no_holes_and_exact_depth(photo_root):

@@ -5,9 +5,9 @@
 import numpy as np
 import pytest
 
-from pose_reloc.data.synthetic import paths
+from pose_reloc.data.synthetic import paths, scan
 from pose_reloc.data.synthetic.generate import make_camera
-from pose_reloc.data.synthetic.presets import get_preset, override, PRESETS
+from pose_reloc.data.synthetic.presets import get_preset, load_preset, override, PRESETS
 from pose_reloc.data.synthetic.raycast import cast_rays, render, subpixel_rays
 from pose_reloc.data.synthetic.scene import build_scene, STREAM_PATH, stream_rng
 from pose_reloc.geometry.camera import depth_to_scene_coords, PinholeCamera
@@ -154,8 +154,26 @@ def test_presets_are_frozen_and_validated():
         override(base, path__nope=1)
 
 
-def test_robot_mounting_keeps_base_on_the_floor():
-    preset = get_preset('robot')
+def test_yaml_preset_and_overrides(repo_root, tmp_path):
+    preset = load_preset(repo_root / 'config' / 'synth' / 'robot_office.yaml',
+                         ['path.fps=5', 'layout.size_m=[4, 5]'])
+    assert preset.name == 'robot_office' and preset.path.style == 'robot'
+    assert preset.path.fps == 5 and preset.layout.size_m == (4, 5)
+    assert preset.path.mount_xyz_m == (0.12, 0.0, 0.45)
+    assert get_preset('robot').path.fps == 10.0
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('path: {speed: 3}\n')
+    with pytest.raises(ValueError, match='bad.yaml'):
+        load_preset(bad)
+    with pytest.raises(ValueError, match='section.field=value'):
+        load_preset('room', ['fps'])
+    with pytest.raises(FileNotFoundError):
+        load_preset(tmp_path / 'missing.yaml')
+
+
+def test_robot_mounting_keeps_base_on_the_floor(repo_root):
+    preset = load_preset(repo_root / 'config' / 'synth' / 'robot_office.yaml')
+    assert preset.path.mount_pitch_deg > 0
     scene = build_scene(preset, 0, 0)
     camera = make_camera(preset, (64, 48))
     traj = paths.trajectory(scene, preset.path, camera, 6, stream_rng(0, 0, STREAM_PATH, 0))
@@ -163,3 +181,17 @@ def test_robot_mounting_keeps_base_on_the_floor():
     T_layout_base = scene.T_layout_world @ traj.poses @ invert(T_base_cam)
     assert np.allclose(T_layout_base[:, 2, 3], 0.0, atol=1e-9), 'base_link on the floor'
     assert np.allclose(T_layout_base[:, :3, 2], [0.0, 0.0, 1.0], atol=1e-9), 'base z is up'
+
+
+def test_scan_point_cloud_lies_on_surfaces_and_is_seeded():
+    preset = get_preset('tiny')
+    scene = build_scene(preset, 3, 0)
+    cloud = scan.scan_scene(scene, preset.scan, 3, 0)
+    assert len(cloud.points_n3) > 10000
+    dist = scene.surface_distance(cloud.points_world()[::20])
+    assert np.percentile(dist, 99) < 5 * preset.scan.range_noise_m
+    assert np.allclose(np.linalg.norm(cloud.normals_n3, axis=1), 1.0, atol=1e-5)
+    assert (cloud.footprint_n >= preset.scan.voxel_m - 1e-7).all()
+    again = scan.scan_scene(scene, preset.scan, 3, 0)
+    assert np.array_equal(cloud.points_n3, again.points_n3)
+    assert np.array_equal(cloud.colours_n3, again.colours_n3)

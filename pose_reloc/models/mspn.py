@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch import nn
 
-from pose_reloc.models.backbones import build_backbone
+from pose_reloc.models.backbones import build_backbone, keep_frozen_bn_eval
 
 ROTATIONS = ('quat', 'logq')
 
@@ -65,6 +65,13 @@ class MultiScenePoseNet(nn.Module):
     def num_scenes(self) -> int:
         """Number of scenes in the weight database."""
         return int(self.head_weight.shape[0])
+
+    def train(self, mode: bool = True) -> nn.Module:
+        """Set training mode; batch norms of a frozen encoder part stay in eval mode."""
+        super().train(mode)
+        if mode:
+            keep_frozen_bn_eval(self.encoder)
+        return self
 
     def features(self, images_b3hw: torch.Tensor) -> torch.Tensor:
         """Return the shared ``(B, F)`` features before dropout."""

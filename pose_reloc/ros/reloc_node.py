@@ -333,7 +333,7 @@ class RelocNode(Node):
         try:
             camera = camera_info_to_camera(msg)
         except ValueError as exc:
-            self._log('error', 'camera_info', f'ignoring camera_info: {exc}')
+            self._log('error', f'camera_info: {exc}', f'ignoring camera_info: {exc}')
             return
         trained = getattr(self.localizer, 'camera', None)
         if trained is not None and not self._camera_warned and _differs(camera, trained):
@@ -366,16 +366,22 @@ class RelocNode(Node):
             try:
                 self._process(msg, received)
             except Exception as exc:  # keep serving: one bad frame must not stop the node
-                self._fail('internal', f'unexpected error: {type(exc).__name__}: {exc}')
+                self._fail(f'unexpected error: {type(exc).__name__}: {exc}', level='error')
 
-    def _fail(self, key: str, reason: str, level: str = 'warning') -> None:
+    def _fail(self, reason: str, stamp_ns: Optional[int] = None, level: str = 'warning',
+              detail: str = '') -> None:
+        """Count a frame without a pose; log it (throttled per distinct ``reason``)."""
+        text = reason + (f': {detail}' if detail else '')
+        if stamp_ns is not None:
+            text += f' (image stamp {stamp_ns / NS:.3f} s)'
         with self._lock:
             self._stats['failures'] += 1
-            self._stats['last_failure'] = reason
-        self._log(level, key, reason)
+            self._stats['last_failure'] = text
+        self._log(level, reason, text)
 
     def _log(self, level: str, key: str, text: str) -> None:
-        if not self._throttle.ready(f'{key}:{text}'):
+        """Log ``text`` unless the same ``key`` was logged less than log_throttle_s ago."""
+        if not self._throttle.ready(key):
             return
         # rclpy ties a severity to the calling line: one call site per level
         logger = self.get_logger()
@@ -396,24 +402,24 @@ class RelocNode(Node):
         except ValueError as exc:
             with self._lock:
                 self._stats['bad_images'] += 1
-            self._fail('image', f'bad image at {stamp_ns / NS:.3f} s: {exc}', 'error')
+            self._fail(f'bad image: {exc}', stamp_ns, 'error')
             return
         p = self._params()
         camera = self._camera if p['use_camera_info'] else None
         size = (image.shape[1], image.shape[0])
         if camera is not None and (camera.width, camera.height) != size:
-            self._fail('camera_info', f'camera_info is {camera.width}x{camera.height} but the '
-                       f'image is {image.shape[1]}x{image.shape[0]}: using training intrinsics')
+            self._log('warning', 'camera_info size',
+                      f'camera_info is {camera.width}x{camera.height} but the image is '
+                      f'{size[0]}x{size[1]}: using the training intrinsics')
             camera = None
         try:
             estimate = self.localizer.localize(image, camera=camera, scene=p['scene'] or None)
         except ValueError as exc:
-            self._fail('localizer', f'localizer refused the image at {stamp_ns / NS:.3f} s: '
-                       f'{exc}', 'error')
+            self._fail(f'localizer refused the image: {exc}', stamp_ns, 'error')
             return
         reason = _rejection(estimate, p['min_confidence'])
         if reason is not None:
-            self._fail('estimate', f'no pose at {stamp_ns / NS:.3f} s: {reason}')
+            self._fail(f'no pose: {reason}', stamp_ns)
             return
         self._publish(estimate, msg, stamp_ns, received, p)
 
@@ -490,7 +496,7 @@ class RelocNode(Node):
         except Exception as exc:  # tf2_ros raises its own exception family
             reason = f'{type(exc).__name__}: {exc}'
         if not quiet:
-            self._fail('tf', f'no {parent} -> {child} at {stamp_ns / NS:.3f} s: {reason}')
+            self._fail(f'no pose: no transform {parent} -> {child}', stamp_ns, detail=reason)
         return None
 
     # ------------------------------------------------------------------ diagnostics
@@ -514,7 +520,7 @@ class RelocNode(Node):
         if silent > p['no_image_timeout']:
             status.level = DiagnosticStatus.WARN
             status.message = f'no images for {silent:.1f} s'
-            self._log('warning', 'no_images', f'no images received on '
+            self._log('warning', 'no images', f'no images received on '
                       f'{self._image_topic_name(p)} for {silent:.0f} s')
         elif stats['published'] == 0 and stats['failures']:
             status.level, status.message = DiagnosticStatus.WARN, 'no pose yet'

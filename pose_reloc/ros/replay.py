@@ -141,7 +141,7 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
                 if first_ns is None:
                     first_ns = m.log_time_ns
                 due = started + (m.log_time_ns - first_ns) / 1e9 / rate
-                _wait_until(due, clock_pub, first_ns, started, rate)
+                _wait_until(due, clock_pub, m.log_time_ns, first_ns, started, rate)
                 if clock_pub is not None:
                     _publish_clock(clock_pub, m.log_time_ns)
                 publishers[m.topic].publish(m.raw)
@@ -167,7 +167,9 @@ def _publish_clock(pub, bag_ns: int) -> None:
     pub.publish(Clock(clock=ns_to_stamp(bag_ns)))
 
 
-def _wait_until(due: float, clock_pub, first_ns: int, started: float, rate: float) -> None:
+def _wait_until(due: float, clock_pub, next_ns: int, first_ns: int, started: float,
+                rate: float) -> None:
+    """Sleep until ``due`` (monotonic s), publishing /clock meanwhile (never past ``next_ns``)."""
     while True:
         remaining = due - time.monotonic()
         if remaining <= 0:
@@ -177,7 +179,7 @@ def _wait_until(due: float, clock_pub, first_ns: int, started: float, rate: floa
             return
         time.sleep(min(remaining, 1.0 / CLOCK_HZ))
         now_ns = first_ns + int((time.monotonic() - started) * rate * 1e9)
-        _publish_clock(clock_pub, now_ns)
+        _publish_clock(clock_pub, min(now_ns, next_ns))
 
 
 def _header_stamp_ns(raw: bytes) -> int:

@@ -30,7 +30,7 @@ from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.rotations import matrix_to_quat
 from pose_reloc.inference.bundle import read_bundle, save_bundle
 from pose_reloc.models.apr import PoseRegressor
-from pose_reloc.models.backbones import input_stats
+from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
 from pose_reloc.training.config import register_model_config, TrainConfig
 from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything
@@ -61,6 +61,9 @@ class APRModelConfig:
         relative_skip: the pair partner is this many frames later in the same sequence.
         mc_samples: MC-dropout samples the localizer draws for the covariance by default
             (0 = no covariance).
+        freeze_encoder: fraction of the encoder's parameters (from the input side) kept
+            frozen, batch norms included (0 = train all; CPU presets fine-tune only the
+            last stages, several times faster).
     """
 
     backbone: str = 'resnet34'
@@ -75,6 +78,7 @@ class APRModelConfig:
     relative_weight: float = 0.0
     relative_skip: int = 10
     mc_samples: int = 20
+    freeze_encoder: float = 0.0
 
 
 @dataclass
@@ -488,6 +492,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     if init_bundle is not None and not resume:
         _, state = read_bundle(init_bundle, methods=('apr', 'mspn'))
         transfer_weights(model, state, ('encoder.', 'fc.'), str(init_bundle))
+    freeze_leading(model.encoder, mc.freeze_encoder)
     model.to(device)
     criterion = build_criterion(mc).to(device)
     mean, std = normalization(cfg.data, mc.backbone)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from pose_reloc.geometry.camera import camera_from_ros_yaml
 from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
+from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
 from pose_reloc.training.apr import (build_criterion, denormalize, input_meta, make_loader,
@@ -49,6 +50,7 @@ class MSPNModelConfig:
         s_q: initial rotation log-weight of every scene.
         scene_weight: weight of the scene-classification cross-entropy.
         mc_samples: default MC-dropout samples for the covariance (0 = none).
+        freeze_encoder: fraction of encoder parameters (input side) kept frozen.
     """
 
     backbone: str = 'resnet34'
@@ -62,6 +64,7 @@ class MSPNModelConfig:
     s_q: float = -3.0
     scene_weight: float = 1.0
     mc_samples: int = 20
+    freeze_encoder: float = 0.0
 
 
 def _norms_from_bundle(config: Dict) -> Dict[str, SceneNorm]:
@@ -117,6 +120,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                                   mc.rotation)
         if init_state is not None and not resume:
             transfer_weights(model, init_state, ('encoder.', 'fc.'), str(init_bundle))
+    freeze_leading(model.encoder, mc.freeze_encoder)
     model.to(device)
     criterion = build_criterion(mc, num_scenes=num).to(device)
     mean, std = normalization(cfg.data, mc.backbone)

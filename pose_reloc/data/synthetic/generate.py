@@ -27,7 +27,7 @@ from tqdm import tqdm
 from pose_reloc import __version__
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
 from pose_reloc.data.synthetic import paths, photo
-from pose_reloc.data.synthetic.presets import get_preset, preset_to_dict, SynthPreset
+from pose_reloc.data.synthetic.presets import load_preset, preset_to_dict, SynthPreset
 from pose_reloc.data.synthetic.raycast import render
 from pose_reloc.data.synthetic.scene import build_scene, STREAM_PATH, STREAM_PHOTO
 from pose_reloc.data.synthetic.scene import stream_rng, SyntheticScene
@@ -136,7 +136,7 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
 
     Args:
         out_dir: the scene folder to create.
-        preset: preset name or object.
+        preset: preset name, YAML file or object.
         seed: dataset seed (>= 0).
         index: scene number (different scenes of one seed).
         frames: trajectory frames of the scene, split over its sequences.
@@ -152,7 +152,7 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
     Returns:
         The scene folder.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = preset if isinstance(preset, SynthPreset) else load_preset(preset)
     if domain not in DOMAINS:
         raise ValueError(f'domain must be one of {DOMAINS}, got {domain!r}')
     camera = make_camera(preset, size)
@@ -203,7 +203,7 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
 
     Args:
         out: the dataset root to create (one sub-folder per scene).
-        preset: preset name (see ``presets.PRESETS``) or object.
+        preset: preset name (see ``presets.PRESETS``), YAML file or object.
         scenes: number of scenes (each with its own layout, textures and world frame).
         seed: dataset seed (>= 0); the same seed gives identical bytes.
         frames: trajectory frames per scene, split over the preset's sequences.
@@ -218,7 +218,7 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
     Returns:
         The dataset root.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = preset if isinstance(preset, SynthPreset) else load_preset(preset)
     if scenes < 1:
         raise ValueError(f'scenes must be >= 1, got {scenes}')
     if scene_names is not None and len(scene_names) != scenes:

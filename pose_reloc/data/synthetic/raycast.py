@@ -276,29 +276,13 @@ def cast_rays(scene: SyntheticScene, origin_layout: np.ndarray, dirs_layout_n3: 
     return t, sid
 
 
-def shade_points(scene: SyntheticScene, points_layout_n3, dirs_layout_n3, sid_n, distance_n,
-                 pixel_angle: float, shade: bool = True) -> np.ndarray:
+def _shade(scene, tab, p, d, sid, dist, pixel_angle, shade):
     """Colour of surface hits: mip-mapped texture albedo, optionally Lambert-shaded.
 
-    Args:
-        scene: the scene.
-        points_layout_n3: (N, 3) float32 hit points (layout frame), metres.
-        dirs_layout_n3: (N, 3) float32 unit ray directions (layout frame).
-        sid_n: (N,) surface ids (>= 0).
-        distance_n: (N,) float32 distances along the rays, metres (selects the mip level).
-        pixel_angle: angle subtended by one (sub-)pixel, radians.
-        shade: apply lighting (False: plain albedo).
-
-    Returns:
-        (N, 3) float32 linear RGB.
+    ``p`` and ``d`` are the hit points and unit ray directions (layout frame) as three
+    (N,) float32 component arrays, ``sid`` the surface ids, ``dist`` the ray distances
+    (select the mip level with ``pixel_angle``). Returns (N, 3) float32 linear RGB.
     """
-    tab = scene.surface_table
-    p = [np.ascontiguousarray(points_layout_n3[:, k]) for k in range(3)]
-    d = [np.ascontiguousarray(dirs_layout_n3[:, k]) for k in range(3)]
-    return _shade(scene, tab, p, d, np.asarray(sid_n), distance_n, pixel_angle, shade)
-
-
-def _shade(scene, tab, p, d, sid, dist, pixel_angle, shade):
     def g(name):
         return np.take(tab[name], sid)
 

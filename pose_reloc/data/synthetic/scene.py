@@ -37,8 +37,6 @@ from pose_reloc.geometry.se3 import invert, make_T
 #: randomness streams of a scene (each gets its own numpy Generator).
 STREAM_LAYOUT, STREAM_TEXTURE, STREAM_PATH, STREAM_PHOTO, STREAM_SCAN = 1, 2, 3, 4, 5
 
-_UP = np.array([0.0, 0.0, 1.0])
-
 
 def stream_rng(seed: int, scene_index: int, stream: int, *extra: int) -> np.random.Generator:
     """Return the numpy Generator of one randomness source of one scene.
@@ -158,11 +156,6 @@ class SyntheticScene:
     def T_layout_world(self) -> np.ndarray:
         """(4, 4) world-to-layout transform."""
         return invert(self.T_world_layout)
-
-    @property
-    def num_surfaces(self) -> int:
-        """Number of surfaces (6 room faces + 6 per box)."""
-        return int(self.surf_tex_s.shape[0])
 
     def to_layout(self, points_world_n3: np.ndarray) -> np.ndarray:
         """Map (N, 3) world points to the layout frame (metres)."""

@@ -1,0 +1,194 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end latency of ``reloc_node`` against the bare model forward, APR and SCR.
+
+For each method (APR: ``posenet-cpu`` preset, EfficientNet-Lite0; SCR: ``scr-cpu`` preset,
+ResNet-18 to layer 2 + PnP-RANSAC) and each published image size (320x240 and 640x480):
+
+1. **bare**: ``Localizer.localize`` on the image in this process (median of N calls; the
+   same code the node runs, without ROS);
+2. **end to end**: the node runs in its own process; this process publishes one rgb8
+   ``sensor_msgs/Image`` and waits for the ``~/pose`` answer, N times in sequence
+   (no queueing): latency = pose arrival - publish call, one clock;
+3. **sustained**: images are published at 30 Hz for a few seconds; the node keeps only the
+   newest frame; poses per second received and frames dropped by the node are reported.
+
+Overhead ratio = end-to-end median / bare median. The models are trained for one epoch on
+a small synthetic scene: latency does not depend on accuracy. Prints a table and writes
+``benchmarks/results/bench_ros_latency.json``.
+
+    python benchmarks/bench_ros_latency.py [--repeats 30] [--sustain-s 5]
+"""
+
+import argparse
+import datetime
+import json
+import os
+from pathlib import Path
+import platform
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pose_reloc.commands.train import train_main  # noqa: E402
+from pose_reloc.data.formats.posed_folder import read_scene  # noqa: E402
+from pose_reloc.data.records import load_image  # noqa: E402
+from pose_reloc.data.synthetic.generate import generate_scene  # noqa: E402
+
+SIZES = ((320, 240), (640, 480))
+METHODS = {
+    'apr': ('posenet-cpu', ['optim.epochs=1', 'optim.max_minutes=1']),
+    'scr': ('scr-cpu', ['optim.epochs=1', 'optim.max_minutes=1']),
+}
+TOPIC = '/bench/image_raw'
+
+
+def _train(work: Path, scene: Path) -> dict:
+    bundles = {}
+    for method, (preset, overrides) in METHODS.items():
+        bundles[method] = train_main(method, preset, scene, work / f'bundle_{method}',
+                                     overrides + ['run.device=cpu'])
+    return bundles
+
+
+def _bare(bundle: Path, image: np.ndarray, repeats: int) -> dict:
+    from pose_reloc.inference import load_localizer
+    localizer = load_localizer(bundle, device='cpu')
+    for _ in range(3):
+        localizer.localize(image)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        localizer.localize(image)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {'median_ms': float(np.median(times)), 'p95_ms': float(np.percentile(times, 95))}
+
+
+def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
+                log: Path) -> dict:
+    import subprocess
+
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseWithCovarianceStamped
+    from sensor_msgs.msg import Image
+
+    from pose_reloc.ros.conversions import rgb_to_image, stamp_to_ns
+    from pose_reloc.ros.launcher import child_env, LaunchConfig, node_command
+    from pose_reloc.ros.recorder import Recorder
+    from pose_reloc.ros.reloc_node import POSE_QOS
+
+    cfg = LaunchConfig(bundle=str(bundle), image_topic=TOPIC,
+                       camera_info_topic='/bench/camera_info',
+                       parameters={'device': 'cpu', 'tf_mode': 'none',
+                                   'diagnostics_period': 0.5})
+    rec = Recorder({'/reloc_node/pose': (PoseWithCovarianceStamped, POSE_QOS),
+                    '/diagnostics': (DiagnosticArray, 10)}, node_name='bench_observer')
+    pub = rec.publisher(Image, TOPIC, 10)
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(node_command(cfg), env=child_env(), stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        if not rec.spin_until(lambda: pub.get_subscription_count() > 0, 60):
+            raise RuntimeError(f'node did not subscribe; see {log}')
+        stamp = [1]
+
+        def send_and_wait(timeout: float) -> float:
+            stamp[0] += 1
+            msg = rgb_to_image(image, stamp[0], 'camera_optical_frame')
+            t0 = time.time()
+            pub.publish(msg)
+            ok = rec.spin_until(lambda: rec.count('/reloc_node/pose') > 0 and stamp_to_ns(
+                rec.last('/reloc_node/pose').header.stamp) == stamp[0], timeout)
+            return (rec.messages['/reloc_node/pose'][-1][0] - t0) * 1e3 if ok else None
+
+        for _ in range(60):  # warm up until the node's reader has matched this writer
+            if send_and_wait(1.0) is not None:
+                break
+        else:
+            raise RuntimeError(f'no pose from the node; see {log}')
+        for _ in range(3):
+            send_and_wait(10.0)
+        latencies = [send_and_wait(10.0) for _ in range(repeats)]
+        latencies = [v for v in latencies if v is not None]
+        before = rec.count('/reloc_node/pose')
+        t_start = time.monotonic()
+        sent = 0
+        while time.monotonic() - t_start < sustain_s:
+            stamp[0] += 1
+            pub.publish(rgb_to_image(image, stamp[0], 'camera_optical_frame'))
+            sent += 1
+            rec.spin_until(lambda: False, 1.0 / 30.0)
+        elapsed = time.monotonic() - t_start
+        received = rec.count('/reloc_node/pose') - before
+        rec.spin_until(lambda: False, 1.0)
+        diag = {kv.key: kv.value for kv in rec.last('/diagnostics').status[0].values}
+    finally:
+        rec.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    return {'median_ms': float(np.median(latencies)),
+            'p95_ms': float(np.percentile(latencies, 95)),
+            'sustained_input_hz': sent / elapsed, 'sustained_pose_hz': received / elapsed,
+            'node_dropped_frames': int(diag['dropped_frames']),
+            'node_latency_ms': float(diag['latency_ms'])}
+
+
+def main(argv=None) -> int:
+    """Run the benchmark; print the table and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeats', type=int, default=30)
+    parser.add_argument('--sustain-s', type=float, default=5.0)
+    parser.add_argument('--out', type=Path,
+                        default=ROOT / 'benchmarks' / 'results' / 'bench_ros_latency.json')
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        scene = generate_scene(work / 'scene', 'tiny', seed=0, frames=40, size=(320, 240))
+        bundles = _train(work, scene)
+        base = load_image(read_scene(scene).frames[0])
+        for method, bundle in bundles.items():
+            for width, height in SIZES:
+                image = cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR)
+                bare = _bare(bundle, image, args.repeats)
+                e2e = _end_to_end(bundle, image, args.repeats, args.sustain_s,
+                                  work / f'node_{method}_{width}.log')
+                row = {'method': method, 'image': f'{width}x{height}',
+                       'bare_median_ms': bare['median_ms'], 'bare_p95_ms': bare['p95_ms'],
+                       'e2e_median_ms': e2e['median_ms'], 'e2e_p95_ms': e2e['p95_ms'],
+                       'overhead_ratio': e2e['median_ms'] / bare['median_ms'],
+                       'overhead_ms': e2e['median_ms'] - bare['median_ms'],
+                       **{k: e2e[k] for k in ('sustained_input_hz', 'sustained_pose_hz',
+                                              'node_dropped_frames', 'node_latency_ms')}}
+                rows.append(row)
+                print(f'{method} {width}x{height}: bare {bare["median_ms"]:.1f} ms, '
+                      f'end-to-end {e2e["median_ms"]:.1f} ms (p95 {e2e["p95_ms"]:.1f}), '
+                      f'x{row["overhead_ratio"]:.2f}, sustained {e2e["sustained_pose_hz"]:.1f}'
+                      f' poses/s at {e2e["sustained_input_hz"]:.1f} Hz input, '
+                      f'{e2e["node_dropped_frames"]} dropped', flush=True)
+    result = {
+        'benchmark': 'bench_ros_latency',
+        'command': 'python benchmarks/bench_ros_latency.py ' + ' '.join(argv or sys.argv[1:]),
+        'hardware': f'{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}),'
+                    ' no GPU',
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'rmw': os.environ.get('RMW_IMPLEMENTATION', 'default'),
+        'fastdds_profile': os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', ''),
+        'repeats': args.repeats, 'sustain_s': args.sustain_s, 'rows': rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = args.out.with_suffix('.json.tmp')
+    tmp_out.write_text(json.dumps(result, indent=2))
+    os.replace(tmp_out, args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
