@@ -25,7 +25,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from pose_reloc.data.synthetic.presets import PathConfig
-from pose_reloc.data.synthetic.raycast import render
+from pose_reloc.data.synthetic.raycast import cast_rays, render
 from pose_reloc.data.synthetic.scene import SyntheticScene
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import make_T
@@ -207,6 +207,36 @@ def _smooth(signal, window):
     return np.convolve(padded, kernel / kernel.sum(), mode='valid')
 
 
+def _open_yaw(scene: SyntheticScene, cfg: PathConfig, pos, wanted, step_s=0.25):
+    """Turn wanted view headings away from nearby walls and furniture.
+
+    Every ``step_s`` a fan of 36 horizontal rays is cast from the camera position; the
+    heading closest to the wanted one whose 30-degree sector is free for at least
+    ``max(1.5, 1.5 * min_median_depth_m)`` metres is kept (the most open heading if none
+    is). Returns (M,) unwrapped headings at the dense samples, radians.
+    """
+    stride = max(1, int(round(step_s * DENSE_RATE_HZ)))
+    picks = np.arange(0, len(pos), stride)
+    if picks[-1] != len(pos) - 1:
+        picks = np.append(picks, len(pos) - 1)
+    angles = np.radians(np.arange(0, 360, 10))
+    dirs = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], 1)
+    need = max(1.5, 1.5 * cfg.min_median_depth_m)
+    out = np.empty(len(picks))
+    for j, k in enumerate(picks):
+        free, _ = cast_rays(scene, pos[k], dirs)
+        sector = np.minimum(np.minimum(free, np.roll(free, 1)), np.roll(free, -1))
+        gap = np.abs((angles - wanted[k] + np.pi) % (2 * np.pi) - np.pi)
+        ok = sector >= need
+        best = np.argmin(np.where(ok, gap, np.inf)) if ok.any() else np.argmax(sector)
+        # Keep the wanted heading itself when its sector is free (no 10-degree snapping).
+        out[j] = wanted[k] if ok.any() and gap[best] <= np.radians(5.0) else angles[best]
+    out = np.unwrap(out)
+    # Continue the unwrapped sequence near the wanted headings (same turn count).
+    out += 2 * np.pi * np.round((wanted[picks[0]] - out[0]) / (2 * np.pi))
+    return np.interp(np.arange(len(pos)), picks, out)
+
+
 def _follow(target, max_step):
     """Rate-limited tracking of a target angle (a person turning towards the path), smoothed.
 
@@ -292,9 +322,10 @@ def _draw_trajectory(scene, cfg: PathConfig, times, rng) -> Trajectory:
     u = np.interp(np.minimum(start + dist, arc[-1]), arc, dense_u)
     pos = spline(u)
     vel = spline(u, 1)
-    heading = _follow(np.unwrap(np.arctan2(vel[:, 1], vel[:, 0])),
-                      np.radians(MAX_TURN_RATE_DEG_S) / DENSE_RATE_HZ)
-    yaw = heading + smooth_noise(rng, dense_t, (5.0, 15.0), np.radians(cfg.look_around_deg))
+    heading = np.unwrap(np.arctan2(vel[:, 1], vel[:, 0]))
+    wanted = heading + smooth_noise(rng, dense_t, (5.0, 15.0), np.radians(cfg.look_around_deg))
+    yaw = _follow(_open_yaw(scene, cfg, pos, wanted),
+                  np.radians(MAX_TURN_RATE_DEG_S) / DENSE_RATE_HZ)
     if cfg.style == 'robot':
         pos[:, 2] = cfg.mount_xyz_m[2]
         pitch = np.full(len(dense_t), -np.radians(cfg.mount_pitch_deg))
