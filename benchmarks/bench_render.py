@@ -9,6 +9,7 @@ Prints and saves (``benchmarks/results/bench_render.json``):
   wall-clock time and from this process's CPU time (the machine is shared: the CPU figure
   is what the renderer would do alone on one core);
 - photo pipeline (render + camera effects) and scan domain (scan once, splat renders);
+- depth accuracy: distance of back-projected depth to the scene's analytic surfaces;
 - end to end: a 3-scene x 100-frame dataset at 320x240 plus a bag of one sequence,
   i.e. what ``pose-reloc synth OUT --scenes 3 --frames 100 --bag OUT.mcap`` does.
 
@@ -34,6 +35,7 @@ from pose_reloc.data.synthetic.generate import generate_dataset, make_camera
 from pose_reloc.data.synthetic.presets import get_preset
 from pose_reloc.data.synthetic.raycast import render
 from pose_reloc.data.synthetic.scene import build_scene, STREAM_PATH, stream_rng
+from pose_reloc.geometry.camera import depth_to_scene_coords
 from pose_reloc.ros.bag_export import export_bag
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +105,34 @@ def bench_scan(n_frames, size=(320, 240)):
     return out
 
 
+def bench_accuracy(n_frames=8, size=(320, 240)):
+    """Distance of back-projected depth to the analytic surfaces (photo and scan domain)."""
+    preset = get_preset('room')
+    camera = make_camera(preset, size)
+    scene = build_scene(preset, 0, 1)
+    traj = paths.trajectory(scene, preset.path, camera, n_frames, stream_rng(0, 1, STREAM_PATH,
+                                                                             0))
+    cloud = scan.scan_scene(scene, preset.scan, 0, 1)
+    exact, quantized, splat, holes = [], [], [], []
+    for T in traj.poses:
+        depth = render(scene, camera, T, colour=False).depth
+        for store, d in ((exact, depth), (quantized, np.round(depth * 1000.0) / 1000.0)):
+            pts = depth_to_scene_coords(d, camera, T).reshape(-1, 3)
+            store.append(scene.surface_distance(pts))
+        _, d_scan = scan.render_scan(cloud, camera, T, preset.scan)
+        holes.append(float((d_scan == 0).mean()))
+        pts = depth_to_scene_coords(d_scan, camera, T)[d_scan > 0]
+        splat.append(scene.surface_distance(pts))
+    exact, quantized, splat = (np.concatenate(v) for v in (exact, quantized, splat))
+    return {'frames': n_frames,
+            'photo_depth_max_error_m': float(exact.max()),
+            'photo_depth_mm_png_max_error_m': float(quantized.max()),
+            'scan_depth_median_error_m': round(float(np.median(splat)), 4),
+            'scan_depth_p90_error_m': round(float(np.percentile(splat, 90)), 4),
+            'scan_depth_within_2cm': round(float(np.mean(splat < 0.02)), 3),
+            'scan_hole_fraction': round(float(np.mean(holes)), 3)}
+
+
 def bench_end_to_end(scenes=3, frames=100, size=(320, 240)):
     tmp = Path(tempfile.mkdtemp(prefix='bench_synth_'))
     try:
@@ -132,7 +162,7 @@ def main():
     load_before = os.getloadavg()
     results = {'room': bench_renderer('room', args.frames),
                'outdoor': bench_renderer('outdoor', args.frames),
-               'scan_domain': bench_scan(args.frames)}
+               'scan_domain': bench_scan(args.frames), 'depth_accuracy': bench_accuracy()}
     if not args.skip_end_to_end:
         results['end_to_end'] = bench_end_to_end()
     report = {

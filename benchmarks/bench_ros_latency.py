@@ -6,12 +6,17 @@ For each method (APR: ``posenet-cpu`` preset, EfficientNet-Lite0; SCR: ``scr-cpu
 ResNet-18 to layer 2 + PnP-RANSAC) and each published image size (320x240 and 640x480):
 
 1. **bare**: ``Localizer.localize`` on the image in this process (median of N calls; the
-   same code the node runs, without ROS);
+   same code the node runs, without ROS), called from a worker thread as the node does.
+   The main-thread figure is recorded too: on this loaded 2-core machine torch's two
+   intra-op threads in the main thread are several times slower than a worker thread
+   (which runs the ops on one thread);
 2. **end to end**: the node runs in its own process; this process publishes one rgb8
    ``sensor_msgs/Image`` and waits for the ``~/pose`` answer, N times in sequence
    (no queueing): latency = pose arrival - publish call, one clock;
-3. **sustained**: images are published at 30 Hz for a few seconds; the node keeps only the
-   newest frame; poses per second received and frames dropped by the node are reported.
+3. **sustained**: images are published at up to 30 Hz for a few seconds; the node keeps only
+   the newest frame; poses per second received, the frames that reached the node (the
+   image subscription is best effort, ``qos_profile_sensor_data``: the transport may drop
+   frames too) and the frames the node dropped as stale are reported.
 
 Overhead ratio = end-to-end median / bare median. The models are trained for one epoch on
 a small synthetic scene: latency does not depend on accuracy. Prints a table and writes
@@ -28,6 +33,7 @@ from pathlib import Path
 import platform
 import sys
 import tempfile
+import threading
 import time
 
 import cv2
@@ -57,9 +63,7 @@ def _train(work: Path, scene: Path) -> dict:
     return bundles
 
 
-def _bare(bundle: Path, image: np.ndarray, repeats: int) -> dict:
-    from pose_reloc.inference import load_localizer
-    localizer = load_localizer(bundle, device='cpu')
+def _time_calls(localizer, image: np.ndarray, repeats: int) -> list:
     for _ in range(3):
         localizer.localize(image)
     times = []
@@ -67,7 +71,22 @@ def _bare(bundle: Path, image: np.ndarray, repeats: int) -> dict:
         t0 = time.perf_counter()
         localizer.localize(image)
         times.append((time.perf_counter() - t0) * 1e3)
-    return {'median_ms': float(np.median(times)), 'p95_ms': float(np.percentile(times, 95))}
+    return times
+
+
+def _bare(bundle: Path, image: np.ndarray, repeats: int) -> dict:
+    """Time ``localize`` in a worker thread (as the node calls it) and in the main thread."""
+    from pose_reloc.inference import load_localizer
+    localizer = load_localizer(bundle, device='cpu')
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.update(worker=_time_calls(localizer, image, repeats)))
+    worker.start()
+    worker.join()
+    main_thread = _time_calls(localizer, image, max(repeats // 3, 5))
+    return {'median_ms': float(np.median(result['worker'])),
+            'p95_ms': float(np.percentile(result['worker'], 95)),
+            'main_thread_median_ms': float(np.median(main_thread))}
 
 
 def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
@@ -107,6 +126,11 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
                 rec.last('/reloc_node/pose').header.stamp) == stamp[0], timeout)
             return (rec.messages['/reloc_node/pose'][-1][0] - t0) * 1e3 if ok else None
 
+        def fresh_diagnostics() -> dict:
+            count = rec.count('/diagnostics')
+            rec.spin_until(lambda: rec.count('/diagnostics') > count, 5.0)
+            return {kv.key: kv.value for kv in rec.last('/diagnostics').status[0].values}
+
         for _ in range(60):  # warm up until the node's reader has matched this writer
             if send_and_wait(1.0) is not None:
                 break
@@ -116,6 +140,7 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
             send_and_wait(10.0)
         latencies = [send_and_wait(10.0) for _ in range(repeats)]
         latencies = [v for v in latencies if v is not None]
+        received_before = int(fresh_diagnostics()['frames_received'])
         before = rec.count('/reloc_node/pose')
         t_start = time.monotonic()
         sent = 0
@@ -127,7 +152,7 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
         elapsed = time.monotonic() - t_start
         received = rec.count('/reloc_node/pose') - before
         rec.spin_until(lambda: False, 1.0)
-        diag = {kv.key: kv.value for kv in rec.last('/diagnostics').status[0].values}
+        diag = fresh_diagnostics()
     finally:
         rec.close()
         proc.terminate()
@@ -135,6 +160,8 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
     return {'median_ms': float(np.median(latencies)),
             'p95_ms': float(np.percentile(latencies, 95)),
             'sustained_input_hz': sent / elapsed, 'sustained_pose_hz': received / elapsed,
+            'sustained_sent': sent,
+            'node_frames_received': int(diag['frames_received']) - received_before,
             'node_dropped_frames': int(diag['dropped_frames']),
             'node_latency_ms': float(diag['latency_ms'])}
 
@@ -161,17 +188,20 @@ def main(argv=None) -> int:
                                   work / f'node_{method}_{width}.log')
                 row = {'method': method, 'image': f'{width}x{height}',
                        'bare_median_ms': bare['median_ms'], 'bare_p95_ms': bare['p95_ms'],
+                       'bare_main_thread_median_ms': bare['main_thread_median_ms'],
                        'e2e_median_ms': e2e['median_ms'], 'e2e_p95_ms': e2e['p95_ms'],
                        'overhead_ratio': e2e['median_ms'] / bare['median_ms'],
                        'overhead_ms': e2e['median_ms'] - bare['median_ms'],
                        **{k: e2e[k] for k in ('sustained_input_hz', 'sustained_pose_hz',
-                                              'node_dropped_frames', 'node_latency_ms')}}
+                                              'node_frames_received', 'node_dropped_frames',
+                                              'node_latency_ms')}}
                 rows.append(row)
                 print(f'{method} {width}x{height}: bare {bare["median_ms"]:.1f} ms, '
                       f'end-to-end {e2e["median_ms"]:.1f} ms (p95 {e2e["p95_ms"]:.1f}), '
                       f'x{row["overhead_ratio"]:.2f}, sustained {e2e["sustained_pose_hz"]:.1f}'
-                      f' poses/s at {e2e["sustained_input_hz"]:.1f} Hz input, '
-                      f'{e2e["node_dropped_frames"]} dropped', flush=True)
+                      f' poses/s at {e2e["sustained_input_hz"]:.1f} Hz input, node received '
+                      f'{e2e["node_frames_received"]}/{e2e["sustained_sent"]} frames, dropped '
+                      f'{e2e["node_dropped_frames"]} as stale', flush=True)
     result = {
         'benchmark': 'bench_ros_latency',
         'command': 'python benchmarks/bench_ros_latency.py ' + ' '.join(argv or sys.argv[1:]),

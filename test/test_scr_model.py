@@ -8,7 +8,8 @@ import torch
 
 from pose_reloc.geometry.camera import depth_to_scene_coords, PinholeCamera
 from pose_reloc.models.scr import cell_centres, OUTPUT_STRIDE, SCRNet
-from pose_reloc.training.scr import network_size, scene_coordinate_targets
+from pose_reloc.training.scr import coordinate_loss, network_size, reprojection_loss, \
+    scene_coordinate_targets, SCRModelConfig
 
 
 @pytest.mark.parametrize('trunk', ['resnet18', 'resnet18_layer2', 'lite'])
@@ -72,3 +73,49 @@ def test_network_size_keeps_aspect_in_multiples_of_8():
     camera = PinholeCamera(640, 480, 500.0, 500.0, 320.0, 240.0)
     assert network_size(camera, 96) == (128, 96)
     assert network_size(PinholeCamera(100, 50, 50.0, 50.0, 50.0, 25.0), 24) == (48, 24)
+
+
+def _batch(camera, T_world_cam, depth):
+    coords = scene_coordinate_targets(depth, camera, T_world_cam)
+    valid = np.all(np.isfinite(coords), axis=-1)
+    return {
+        'coords': torch.from_numpy(np.nan_to_num(coords).transpose(2, 0, 1)[None]).float(),
+        'valid': torch.from_numpy(valid[None]),
+        'uv': torch.from_numpy(cell_centres(*valid.shape)[None]).float(),
+        'K': torch.from_numpy(camera.K[None]).float(),
+        'T_world_cam': torch.from_numpy(T_world_cam[None]).float(),
+    }, coords
+
+
+def test_reprojection_loss_is_zero_at_the_truth_and_falls_back_when_behind():
+    camera = PinholeCamera(32, 16, 30.0, 28.0, 15.5, 7.5)
+    T_world_cam = np.eye(4)
+    T_world_cam[:3, 3] = [0.5, -0.2, 1.0]
+    depth = np.full((16, 32), 2.0, dtype=np.float32)
+    depth[:, :8] = 0.0  # no depth in the first column of cells
+    batch, coords = _batch(camera, T_world_cam, depth)
+    cfg = SCRModelConfig(reproj_soft_clamp_px=5.0, reproj_max_px=50.0)
+    # truth where depth exists; the first column gets exact points at another depth: the
+    # reprojection loss does not need depth, it is zero there too
+    truth = depth_to_scene_coords(np.full((16, 32), 3.0), camera, T_world_cam)
+    exact = np.where(np.isfinite(coords), coords, 0.0)
+    exact[:, 0] = 0.5 * (truth[3, 3] + truth[4, 4])
+    exact[1, 0] = 0.5 * (truth[11, 3] + truth[12, 4])
+    pred = torch.from_numpy(exact.transpose(2, 0, 1)[None]).float().requires_grad_(True)
+    loss, logs = reprojection_loss(pred, batch, cfg, heuristic_depth_m=2.0)
+    assert loss.item() < 1e-3 and logs['reproj_valid'] == 1.0
+    # a prediction behind the camera uses the 3-D fallback: distance to the depth target
+    behind = pred.detach().clone()
+    behind[0, 2, 1, 2] -= 10.0                       # z_world = z_cam here: 10 m behind
+    loss, logs = reprojection_loss(behind.requires_grad_(True), batch, cfg, 2.0)
+    assert logs['reproj_valid'] == pytest.approx(7 / 8)
+    assert loss.item() == pytest.approx(10.0 / 8, rel=1e-4)
+    loss.backward()
+    assert torch.isfinite(behind.grad).all()
+    # far-off reprojections are soft-clamped: sqrt(tau * e) grows slower than e
+    shifted = pred.detach().clone()
+    shifted[0, 0, 0, 3] += 0.5                       # ~7.5 px at 2 m with fx = 30
+    loss, _ = reprojection_loss(shifted, batch, cfg, 2.0)
+    error_px = 30.0 * 0.5 / 2.0
+    assert loss.item() == pytest.approx(np.sqrt(5.0 * error_px) / 8, rel=0.05)
+    assert float(coordinate_loss(pred, batch['coords'], batch['valid'])) < 1e-5

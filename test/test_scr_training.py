@@ -4,7 +4,10 @@
 
 The scene is a ray-cast box room (4 x 3 x 2.5 m) whose walls carry multi-scale colour noise,
 seen by a 64x48 camera with fx != fy and an off-centre principal point from random poses
-(90 training, 20 held-out test frames). Both models get the same wall-clock budget.
+(90 training, 20 held-out test frames). Both models get about the same training time, fixed
+as epochs so that the test is deterministic: SCR (``scr-cpu``, lite trunk) 30 epochs, APR
+(``posenet-cpu``, ImageNet EfficientNet-Lite0) 45 epochs, each about 30 s with one thread on
+this 2-core CPU (measured: SCR 25-36 s, APR 42 s).
 """
 
 import numpy as np
@@ -21,7 +24,8 @@ from pose_reloc.training.config import load_preset
 from pose_reloc.training.registry import get_trainer
 
 ROOM_M = np.array([4.0, 3.0, 2.5])
-BUDGET_MIN = 0.5
+SCR_EPOCHS = 30
+APR_EPOCHS = 45
 CAMERA = PinholeCamera(64, 48, 58.0, 60.0, 31.2, 24.4)
 
 
@@ -98,27 +102,30 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _train(method, preset, overrides, data, out):
-    cfg = load_preset(preset, [f'optim.max_minutes={BUDGET_MIN}', 'optim.epochs=100000',
-                               'run.progress=false', 'run.checkpoint_every=100000',
-                               'data.val_frames=5'] + overrides, method=method)
+def _train(method, preset, epochs, overrides, data, out):
+    cfg = load_preset(preset, [f'optim.epochs={epochs}', 'optim.max_minutes=0',
+                               'run.progress=false', 'data.val_frames=5'] + overrides,
+                      method=method)
     return get_trainer(method)(cfg, data, out)
 
 
 @pytest.fixture(scope='module')
 def scr_bundle(scene_dir, one_thread, tmp_path_factory):
-    return _train('scr', 'scr-cpu', ['data.resize=48', 'data.height=48', 'data.width=48'],
+    return _train('scr', 'scr-cpu', SCR_EPOCHS,
+                  ['data.resize=0', 'data.height=48', 'data.width=64', 'optim.lr_decay_epochs=20',
+                   'optim.lr_decay=0.2', 'data.brightness=0', 'data.contrast=0',
+                   'data.saturation=0'],
                   scene_dir, tmp_path_factory.mktemp('scr_bundle') / 'scr')
 
 
 def test_scr_beats_apr_with_the_same_budget(scene_dir, scr_bundle, one_thread, tmp_path):
-    apr_bundle = _train('apr', 'posenet-cpu', ['data.height=48', 'data.width=64'], scene_dir,
-                        tmp_path / 'apr')
+    apr_bundle = _train('apr', 'posenet-cpu', APR_EPOCHS, ['data.height=48', 'data.width=64'],
+                        scene_dir, tmp_path / 'apr')
     scr = evaluate(scr_bundle, scene_dir, progress=False, include_frames=False)
     apr = evaluate(apr_bundle, scene_dir, progress=False, include_frames=False)
     assert scr['frames'] == apr['frames'] == 20
     assert scr['failure_rate'] <= 0.25
-    assert scr['median_rotation_deg'] < 0.7 * apr['median_rotation_deg']
+    assert scr['median_rotation_deg'] < 0.5 * apr['median_rotation_deg']
     assert scr['median_translation_m'] < apr['median_translation_m']
     # the SCR report carries what the SCR evaluation needs
     assert 0.0 < scr['extras']['inlier_ratio']['median'] <= 1.0
@@ -155,3 +162,19 @@ def test_bundle_and_localizer(scene_dir, scr_bundle):
         load_localizer(scr_bundle, device='cpu', min_inlier=3)
     with pytest.raises(ValueError, match='64x48'):
         localizer.localize(big_image, CAMERA)
+
+
+def test_two_stage_training_and_resume(scene_dir, one_thread, tmp_path):
+    overrides = ['data.resize=0', 'data.height=48', 'data.width=64', 'model.reproj_epochs=2',
+                 'optim.lr=1e-3']
+    out = tmp_path / 'two'
+    _train('scr', 'scr-cpu', 2, overrides, scene_dir, out)
+    history = read_bundle_config(out)['training']['history']
+    assert [row['stage'] for row in history] == ['coords', 'coords', 'reproj', 'reproj']
+    assert all(np.isfinite(row['train_loss']) for row in history)
+    assert 0.0 < history[-1]['train_reproj_valid'] <= 1.0
+    # resuming a finished run trains nothing more and rewrites the same bundle
+    cfg = load_preset('scr-cpu', ['optim.epochs=2', 'optim.max_minutes=0', 'run.progress=false',
+                                  'data.val_frames=5'] + overrides, method='scr')
+    get_trainer('scr')(cfg, scene_dir, out, resume=True)
+    assert len(read_bundle_config(out)['training']['history']) == 4

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Tuple
 
 import numpy as np
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import PchipInterpolator
 
 from pose_reloc.data.synthetic.presets import PathConfig
-from pose_reloc.data.synthetic.raycast import cast_rays, render
+from pose_reloc.data.synthetic.raycast import render
 from pose_reloc.data.synthetic.scene import SyntheticScene
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import make_T
@@ -196,7 +196,7 @@ class Trajectory:
 #: rate of the dense samples a trajectory is built from, Hz.
 DENSE_RATE_HZ = 100.0
 #: fastest turn of the viewing direction along the path, degrees per second.
-MAX_TURN_RATE_DEG_S = 45.0
+MAX_TURN_RATE_DEG_S = 60.0
 
 
 def _smooth(signal, window):
@@ -205,6 +205,51 @@ def _smooth(signal, window):
     pad = len(kernel) // 2
     padded = np.concatenate([np.full(pad, signal[0]), signal, np.full(pad, signal[-1])])
     return np.convolve(padded, kernel / kernel.sum(), mode='valid')
+
+
+def horizontal_free_space(scene: SyntheticScene, points_layout_k3: np.ndarray,
+                          angles: np.ndarray) -> np.ndarray:
+    """Free distance along horizontal rays from many points (2-D slab test, vectorized).
+
+    A box blocks when it reaches into the band from 0.8 m below to 0.3 m above the point
+    (what fills the lower half of a view), flat rugs never; boxes are yawed about z, as the
+    scene builder makes them.
+
+    Args:
+        scene: the scene.
+        points_layout_k3: (K, 3) ray origins in the layout frame, metres.
+        angles: (A,) ray headings about +z, radians (0 = +x).
+
+    Returns:
+        (K, A) float64 distances to the first wall or box, metres.
+    """
+    o = np.asarray(points_layout_k3, np.float64)
+    d = np.stack([np.cos(angles), np.sin(angles)], 1)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        inv = 1.0 / (d + 0.0)
+        t = np.full((len(o), len(d)), np.inf)
+        for a in range(2):
+            bound = np.where(d[None, :, a] >= 0, scene.room_hi[a], scene.room_lo[a])
+            t = np.minimum(t, (bound - o[:, a:a + 1]) * inv[None, :, a])
+        for box in scene.boxes:
+            top, bottom = box.center[2] + box.half[2], box.center[2] - box.half[2]
+            z_ok = (top >= o[:, 2] - 0.8) & (bottom <= o[:, 2] + 0.3)
+            if box.half[2] < 0.03 or not z_ok.any():
+                continue
+            R2 = box.R[:2, :2]
+            o_l = (o[z_ok, :2] - box.center[:2]) @ R2
+            d_l = d @ R2
+            inv_l = 1.0 / (d_l + 0.0)
+            t_near = np.full((len(o_l), len(d)), -np.inf)
+            t_far = np.full((len(o_l), len(d)), np.inf)
+            for a in range(2):
+                t1 = (-box.half[a] - o_l[:, a:a + 1]) * inv_l[None, :, a]
+                t2 = (box.half[a] - o_l[:, a:a + 1]) * inv_l[None, :, a]
+                t_near = np.maximum(t_near, np.minimum(t1, t2))
+                t_far = np.minimum(t_far, np.maximum(t1, t2))
+            hit = (t_near <= t_far) & (t_near > 0.0)
+            t[z_ok] = np.where(hit, np.minimum(t[z_ok], t_near), t[z_ok])
+    return t
 
 
 def _open_yaw(scene: SyntheticScene, cfg: PathConfig, pos, wanted, step_s=0.25):
@@ -220,11 +265,11 @@ def _open_yaw(scene: SyntheticScene, cfg: PathConfig, pos, wanted, step_s=0.25):
     if picks[-1] != len(pos) - 1:
         picks = np.append(picks, len(pos) - 1)
     angles = np.radians(np.arange(0, 360, 10))
-    dirs = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], 1)
     need = max(1.5, 1.5 * cfg.min_median_depth_m)
+    free_ka = horizontal_free_space(scene, pos[picks], angles)
     out = np.empty(len(picks))
     for j, k in enumerate(picks):
-        free, _ = cast_rays(scene, pos[k], dirs)
+        free = free_ka[j]
         sector = np.minimum(np.minimum(free, np.roll(free, 1)), np.roll(free, -1))
         gap = np.abs((angles - wanted[k] + np.pi) % (2 * np.pi) - np.pi)
         ok = sector >= need
@@ -240,19 +285,27 @@ def _open_yaw(scene: SyntheticScene, cfg: PathConfig, pos, wanted, step_s=0.25):
 def _follow(target, max_step):
     """Rate-limited tracking of a target angle (a person turning towards the path), smoothed.
 
+    The tracker runs forwards and backwards in time and the two are averaged, so the turn
+    is centred on the target's change instead of lagging behind it (a walker starts
+    turning before reaching a wall).
+
     Args:
         target: (M,) unwrapped target angles, radians.
         max_step: largest change per sample, radians.
 
     Returns:
-        (M,) angles that follow ``target`` at most ``max_step`` per sample, low-passed over
-        half a second.
+        (M,) angles that change at most ``max_step`` per sample, low-passed over half a
+        second.
     """
-    out = np.empty_like(target)
-    out[0] = target[0]
-    for k in range(1, len(target)):
-        out[k] = out[k - 1] + np.clip(target[k] - out[k - 1], -max_step, max_step)
-    return _smooth(out, DENSE_RATE_HZ * 0.5)
+    def track(values):
+        out = np.empty_like(values)
+        out[0] = values[0]
+        for k in range(1, len(values)):
+            out[k] = out[k - 1] + min(max(values[k] - out[k - 1], -max_step), max_step)
+        return out
+
+    both = 0.5 * (track(target) + track(target[::-1])[::-1])
+    return _smooth(both, DENSE_RATE_HZ * 0.5)
 
 
 def sequence_duration_s(scene: SyntheticScene, cfg: PathConfig, n_frames: int) -> float:
@@ -314,7 +367,9 @@ def _draw_trajectory(scene, cfg: PathConfig, times, rng) -> Trajectory:
     seg = np.linalg.norm(np.diff(way[:, :2], axis=0), axis=1)
     way = way[np.concatenate([[True], seg > 1e-6])]
     chord = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(way, axis=0), axis=1))])
-    spline = CubicSpline(chord, way, bc_type='natural')
+    # PCHIP: C1 and shape-preserving, so the path does not overshoot its waypoints into
+    # walls or furniture the way a natural cubic spline does in tight rooms.
+    spline = PchipInterpolator(chord, way)
     dense_u = np.linspace(0.0, chord[-1], max(200, int(chord[-1] / 0.01)))
     arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(spline(dense_u), axis=0),
                                                           axis=1))])
