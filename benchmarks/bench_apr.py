@@ -14,10 +14,11 @@ Experiments (each writes ``benchmarks/results/apr_<experiment>.json``):
 
 Example (CPU presets; each training run is capped by ``--minutes``)::
 
-    pose-reloc synth /tmp/aprb/synth --scenes 4 --frames 240 --size 128x96 --seed 7
-    python benchmarks/bench_apr.py multi --data /tmp/aprb/synth --scenes room_00 room_01
-    python benchmarks/bench_apr.py finetune --data /tmp/aprb/synth --new-scene room_02 \\
-        --mspn /tmp/aprb/work/multi/mspn
+    pose-reloc synth /tmp/aprb/tiny --preset tiny --scenes 3 --frames 240
+        --random-views 120 --size 128x96 --seed 11   (one line)
+    python benchmarks/bench_apr.py multi --data /tmp/aprb/tiny --scenes tiny_00 tiny_01
+    python benchmarks/bench_apr.py finetune --data /tmp/aprb/tiny --new-scene tiny_02
+        --mspn /tmp/aprb/work/multi/mspn   (one line)
     python benchmarks/bench_apr.py lego
 """
 
@@ -56,12 +57,17 @@ def _summary(report):
     return out
 
 
+REUSE = []
+
+
 def _train(method, preset, data, out, overrides, init=None):
     cfg = load_preset(preset, overrides, method=method)
-    t0 = time.perf_counter()
-    path = get_trainer(method)(cfg, Path(data), Path(out), init_bundle=init)
+    if REUSE and (Path(out) / 'config.json').is_file():
+        path = Path(out)
+    else:
+        path = get_trainer(method)(cfg, Path(data), Path(out), init_bundle=init)
     config, state = read_bundle(path)
-    return path, {'seconds': round(time.perf_counter() - t0, 1),
+    return path, {'seconds': round(config['training']['elapsed_s'], 1),
                   'epochs': config['training']['epochs_completed'],
                   'stopped_by_budget': config['training']['stopped_by_budget'],
                   'parameters': int(sum(v.numel() for v in state.values()
@@ -167,11 +173,11 @@ def main(argv=None):
     """Run one experiment and save its JSON under benchmarks/results/."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('experiment', choices=('multi', 'finetune', 'lego'))
-    parser.add_argument('--data', type=Path, default=Path('/tmp/aprb/synth'))
+    parser.add_argument('--data', type=Path, default=Path('/tmp/aprb/tiny'))
     parser.add_argument('--lego', type=Path, default=REPO / '..' / 'shared' / 'data' /
                         'nerf_lego_200')
-    parser.add_argument('--scenes', nargs='+', default=['room_00', 'room_01'])
-    parser.add_argument('--new-scene', default='room_02')
+    parser.add_argument('--scenes', nargs='+', default=['tiny_00', 'tiny_01'])
+    parser.add_argument('--new-scene', default='tiny_02')
     parser.add_argument('--mspn', type=Path, default=Path('/tmp/aprb/work/multi/mspn'))
     parser.add_argument('--apr-preset', default='posenet-cpu')
     parser.add_argument('--mspn-preset', default='mspn-cpu')
@@ -183,7 +189,11 @@ def main(argv=None):
     parser.add_argument('--work', type=Path, default=Path('/tmp/aprb/work'))
     parser.add_argument('--set', dest='overrides', action='append', default=[])
     parser.add_argument('--out', type=Path, default=None)
+    parser.add_argument('--reuse', action='store_true',
+                        help='reuse bundles already in --work instead of retraining them')
     args = parser.parse_args(argv)
+    if args.reuse:
+        REUSE.append(True)
     common = ['run.progress=false', f'optim.max_minutes={args.minutes}'] + args.overrides
     t0 = time.perf_counter()
     result = {'run_multi': run_multi, 'run_finetune': run_finetune,

@@ -6,7 +6,8 @@ For each method (APR: ``posenet-cpu`` preset, EfficientNet-Lite0; SCR: ``scr-cpu
 ResNet-18 to layer 2 + PnP-RANSAC) and each published image size (320x240 and 640x480):
 
 1. **bare**: ``Localizer.localize`` on the image in this process (median of N calls; the
-   same code the node runs, without ROS), called from a worker thread as the node does.
+   same code the node runs, without ROS), called from a worker thread as the node does,
+   interleaved with the end-to-end round trips so that both see the same machine load.
    The main-thread figure is recorded too: on this loaded 2-core machine torch's two
    intra-op threads in the main thread are several times slower than a worker thread
    (which runs the ops on one thread);
@@ -33,7 +34,6 @@ from pathlib import Path
 import platform
 import sys
 import tempfile
-import threading
 import time
 
 import cv2
@@ -63,34 +63,16 @@ def _train(work: Path, scene: Path) -> dict:
     return bundles
 
 
-def _time_calls(localizer, image: np.ndarray, repeats: int) -> list:
-    for _ in range(3):
-        localizer.localize(image)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        localizer.localize(image)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+def _timed_localize(localizer, image: np.ndarray) -> float:
+    t0 = time.perf_counter()
+    localizer.localize(image)
+    return (time.perf_counter() - t0) * 1e3
 
 
-def _bare(bundle: Path, image: np.ndarray, repeats: int) -> dict:
-    """Time ``localize`` in a worker thread (as the node calls it) and in the main thread."""
-    from pose_reloc.inference import load_localizer
-    localizer = load_localizer(bundle, device='cpu')
-    result = {}
-    worker = threading.Thread(
-        target=lambda: result.update(worker=_time_calls(localizer, image, repeats)))
-    worker.start()
-    worker.join()
-    main_thread = _time_calls(localizer, image, max(repeats // 3, 5))
-    return {'median_ms': float(np.median(result['worker'])),
-            'p95_ms': float(np.percentile(result['worker'], 95)),
-            'main_thread_median_ms': float(np.median(main_thread))}
-
-
-def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
-                log: Path) -> dict:
+def _measure(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
+             log: Path) -> dict:
+    """Interleave bare calls and node round trips (same load on the machine for both)."""
+    from concurrent.futures import ThreadPoolExecutor
     import subprocess
 
     from diagnostic_msgs.msg import DiagnosticArray
@@ -102,6 +84,9 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
     from pose_reloc.ros.recorder import Recorder
     from pose_reloc.ros.reloc_node import POSE_QOS
 
+    from pose_reloc.inference import load_localizer
+    localizer = load_localizer(bundle, device='cpu')
+    worker = ThreadPoolExecutor(max_workers=1)  # the node also localizes in a worker thread
     cfg = LaunchConfig(bundle=str(bundle), image_topic=TOPIC,
                        camera_info_topic='/bench/camera_info',
                        parameters={'device': 'cpu', 'tf_mode': 'none',
@@ -138,7 +123,13 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
             raise RuntimeError(f'no pose from the node; see {log}')
         for _ in range(3):
             send_and_wait(10.0)
-        latencies = [send_and_wait(10.0) for _ in range(repeats)]
+            worker.submit(_timed_localize, localizer, image).result()
+        latencies, bare, bare_main = [], [], []
+        for i in range(repeats):
+            latencies.append(send_and_wait(10.0))
+            bare.append(worker.submit(_timed_localize, localizer, image).result())
+            if i % 3 == 0:
+                bare_main.append(_timed_localize(localizer, image))
         latencies = [v for v in latencies if v is not None]
         received_before = int(fresh_diagnostics()['frames_received'])
         before = rec.count('/reloc_node/pose')
@@ -154,10 +145,14 @@ def _end_to_end(bundle: Path, image: np.ndarray, repeats: int, sustain_s: float,
         rec.spin_until(lambda: False, 1.0)
         diag = fresh_diagnostics()
     finally:
+        worker.shutdown()
         rec.close()
         proc.terminate()
         proc.wait(timeout=10)
-    return {'median_ms': float(np.median(latencies)),
+    return {'bare_median_ms': float(np.median(bare)),
+            'bare_p95_ms': float(np.percentile(bare, 95)),
+            'bare_main_thread_median_ms': float(np.median(bare_main)),
+            'median_ms': float(np.median(latencies)),
             'p95_ms': float(np.percentile(latencies, 95)),
             'sustained_input_hz': sent / elapsed, 'sustained_pose_hz': received / elapsed,
             'sustained_sent': sent,
@@ -183,9 +178,10 @@ def main(argv=None) -> int:
         for method, bundle in bundles.items():
             for width, height in SIZES:
                 image = cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR)
-                bare = _bare(bundle, image, args.repeats)
-                e2e = _end_to_end(bundle, image, args.repeats, args.sustain_s,
-                                  work / f'node_{method}_{width}.log')
+                e2e = _measure(bundle, image, args.repeats, args.sustain_s,
+                               work / f'node_{method}_{width}.log')
+                bare = {'median_ms': e2e['bare_median_ms'], 'p95_ms': e2e['bare_p95_ms'],
+                        'main_thread_median_ms': e2e['bare_main_thread_median_ms']}
                 row = {'method': method, 'image': f'{width}x{height}',
                        'bare_median_ms': bare['median_ms'], 'bare_p95_ms': bare['p95_ms'],
                        'bare_main_thread_median_ms': bare['main_thread_median_ms'],

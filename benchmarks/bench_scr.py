@@ -131,6 +131,8 @@ def main(argv=None):
     parser.add_argument('--synth-preset', default='tiny')
     parser.add_argument('--size', default='128x96', help='synthetic image size WxH')
     parser.add_argument('--frames', type=int, default=360)
+    parser.add_argument('--random-views', type=int, default=0,
+                        help='extra random training views of the synthetic scene')
     parser.add_argument('--scr-preset', default='scr-cpu')
     parser.add_argument('--apr-preset', default='posenet-cpu')
     parser.add_argument('--minutes', type=float, default=4.5)
@@ -161,10 +163,10 @@ def main(argv=None):
     if data is None:
         from pose_reloc.data.synthetic.generate import generate_scene
         width, height = (int(v) for v in args.size.split('x'))
-        data = args.work / f'{args.synth_preset}_{args.size}'
+        data = args.work / f'{args.synth_preset}_{args.size}_{args.frames}_{args.random_views}'
         if not data.exists():
             generate_scene(data, args.synth_preset, seed=0, frames=args.frames,
-                           size=(width, height))
+                           size=(width, height), random_views=args.random_views)
     scr_bundle, scr_s = (args.scr_bundle, None) if args.scr_bundle else \
         train('scr', args.scr_preset, data, args.work / 'scr', args.minutes)
     apr_bundle, apr_s = (args.apr_bundle, None) if args.apr_bundle else \
@@ -187,6 +189,7 @@ def main(argv=None):
         'settings': {'scr_preset': args.scr_preset, 'apr_preset': args.apr_preset,
                      'minutes': args.minutes, 'synth_preset': args.synth_preset,
                      'size': args.size, 'frames': args.frames,
+                     'random_views': args.random_views,
                      'pnp': dataclasses.asdict(pnp_cfg)},
         'results': results,
     })

@@ -187,6 +187,25 @@ def test_loading_refuses_pickle_and_foreign_bundles(apr_bundle, mspn_bundle, tmp
         load_localizer(tmp_path / 'missing')
 
 
+def test_safetensors_whose_header_length_starts_like_pickle_loads(tmp_path):
+    """A safetensors header length with low byte 0x80 is not mistaken for pickle."""
+    from safetensors.torch import save_file
+    model = PoseRegressor('tiny', None, fc_dim=0, dropout=0.0)
+    meta = {'scenes': [], 'input': {'height': H, 'width': W, 'resize': 0,
+                                    'mean': [0.5] * 3, 'std': [0.25] * 3}}
+    path = save_bundle(tmp_path / 'b', 'apr', model.architecture, model.state_dict(), meta)
+    weights = path / 'model.safetensors'
+    state = {'w': torch.zeros(2)}
+    for pad in range(1000):
+        save_file(state, str(weights), metadata={'pad': 'x' * pad})
+        head = weights.read_bytes()[:2]
+        if head[0] == 0x80 and head[1] in (2, 3, 4, 5):
+            break
+    assert head[0] == 0x80  # the case that was once refused as pickle
+    _, loaded = read_bundle(path)
+    assert set(loaded) == set(state)
+
+
 def test_resume_continues_from_checkpoint(planes, tmp_path):
     cfg = load_preset('posenet-cpu', TINY + ['optim.epochs=2', 'data.scenes=[dark]'])
     out = tmp_path / 'dark'

@@ -111,3 +111,19 @@ def test_bag_refuses_bad_input(dataset, tmp_path):
     with pytest.raises(FileExistsError):
         export_bag(dataset, tmp_path / 'z.mcap', progress=False)
     assert not list(tmp_path.glob('.*partial'))
+
+
+def test_extract_recovers_the_dataset(dataset, tmp_path):
+    from pose_reloc.ros.extract import extract_bag
+    bag = export_bag(dataset, tmp_path / 'seq.mcap', progress=False)
+    out = tmp_path / 'extracted'
+    extract_bag(bag, out, '/camera/image_raw', camera_info_topic='/camera/camera_info',
+                tf_parent='map')
+    (got,) = read_root(out)
+    want = {f.timestamp_ns: f for f in read_root(dataset)[0].split('test')}
+    assert sorted(f.timestamp_ns for f in got.frames) == sorted(want)
+    for frame in got.frames:
+        ref = want[frame.timestamp_ns]
+        assert frame.camera == ref.camera
+        assert np.allclose(frame.T_world_cam, ref.T_world_cam, atol=1e-9)
+        assert np.array_equal(load_image(frame), load_image(ref))

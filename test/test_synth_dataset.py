@@ -12,7 +12,7 @@ from pose_reloc.cli import main
 from pose_reloc.data.formats.posed_folder import read_root
 from pose_reloc.data.records import load_depth, load_image
 from pose_reloc.data.synthetic import generate
-from pose_reloc.data.synthetic.generate import generate_dataset, generate_scene
+from pose_reloc.data.synthetic.generate import generate_dataset, generate_scene, scene_of
 from pose_reloc.data.synthetic.presets import get_preset
 from pose_reloc.data.synthetic.scene import build_scene
 from pose_reloc.geometry.camera import depth_to_scene_coords
@@ -63,7 +63,9 @@ def test_single_scene_folder_matches_the_root_scene(tmp_path, photo_root):
 
 def test_photo_domain_has_no_holes_and_exact_depth(photo_root):
     scene = read_root(photo_root)[0]
-    geometry = build_scene(get_preset('tiny'), seed=5, index=0)
+    geometry = scene_of(scene.root)
+    assert np.array_equal(geometry.T_world_layout,
+                          build_scene(get_preset('tiny'), seed=5, index=0).T_world_layout)
     for frame in scene.frames[:3]:
         depth = load_depth(frame)
         image = load_image(frame)

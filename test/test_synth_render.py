@@ -8,6 +8,7 @@ import pytest
 from pose_reloc.data.synthetic import paths, scan
 from pose_reloc.data.synthetic.generate import make_camera
 from pose_reloc.data.synthetic.presets import get_preset, load_preset, override, PRESETS
+from pose_reloc.data.synthetic.presets import preset_from_dict, preset_to_dict
 from pose_reloc.data.synthetic.raycast import cast_rays, render, subpixel_rays
 from pose_reloc.data.synthetic.scene import build_scene, STREAM_PATH, stream_rng
 from pose_reloc.geometry.camera import depth_to_scene_coords, PinholeCamera
@@ -152,6 +153,8 @@ def test_presets_are_frozen_and_validated():
         get_preset('nope')
     with pytest.raises(ValueError, match='unknown preset field'):
         override(base, path__nope=1)
+    for preset in PRESETS.values():
+        assert preset_from_dict(preset_to_dict(preset)) == preset
 
 
 def test_yaml_preset_and_overrides(repo_root, tmp_path):

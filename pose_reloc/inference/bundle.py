@@ -208,9 +208,18 @@ def load_state_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Ten
 
 
 def _refuse_pickle(path: Path) -> None:
+    """Raise BundleError if ``path`` is a pickle / ``torch.save`` file.
+
+    A safetensors file starts with a little-endian u64 header length followed by a JSON
+    header (``{``); that structure is accepted even when its first byte happens to equal
+    pickle's protocol opcode (0x80).
+    """
     with open(path, 'rb') as f:
-        head = f.read(4)
-    if path.suffix in _PICKLE_SUFFIXES or head.startswith(_ZIP_MAGIC) or head[:1] == b'\x80':
+        head = f.read(9)
+    looks_safetensors = len(head) == 9 and head[8:9] == b'{'
+    pickle_opcode = head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05')
+    if path.suffix in _PICKLE_SUFFIXES or head.startswith(_ZIP_MAGIC) or (
+            pickle_opcode and not looks_safetensors):
         raise BundleError(
             f'{path} is a pickle / torch.save file; pose_reloc loads only bundles of '
             f'{CONFIG_NAME} + {WEIGHTS_NAME} (pickle can execute code and is refused)')

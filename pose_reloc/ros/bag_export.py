@@ -98,7 +98,8 @@ class _Messages:
     """Builds the rosbags message objects of the exported topics."""
 
     def __init__(self):
-        self.ts = get_typestore(Stores.ROS2_KILTED)
+        # Kilted's message definitions (and type hashes) when this rosbags knows them.
+        self.ts = get_typestore(getattr(Stores, 'ROS2_KILTED', Stores.LATEST))
         t = self.ts.types
         self.Time = t['builtin_interfaces/msg/Time']
         self.Header = t['std_msgs/msg/Header']

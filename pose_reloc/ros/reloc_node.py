@@ -149,7 +149,6 @@ class RelocNode(Node):
         self._window = {'received': 0, 'processed': 0, 't': time.monotonic()}
         self._latencies = []
         self._tf_type = _tf_message_type()
-        self._tf_warned = False
         self._setup_tf(p)
         self._setup_io(p)
         self._worker = threading.Thread(target=self._work, name='reloc_worker', daemon=True)

@@ -18,9 +18,12 @@ Typical use::
 """
 
 from pose_reloc.data.synthetic.generate import generate_dataset, generate_scene, make_camera
-from pose_reloc.data.synthetic.presets import get_preset, override, PRESETS, SynthPreset
+from pose_reloc.data.synthetic.generate import scene_of
+from pose_reloc.data.synthetic.presets import get_preset, load_preset, override, PRESETS
+from pose_reloc.data.synthetic.presets import SynthPreset
 from pose_reloc.data.synthetic.raycast import render, RenderOutput
 from pose_reloc.data.synthetic.scene import build_scene, SyntheticScene
 
-__all__ = ['build_scene', 'generate_dataset', 'generate_scene', 'get_preset', 'make_camera',
-           'override', 'PRESETS', 'render', 'RenderOutput', 'SynthPreset', 'SyntheticScene']
+__all__ = ['build_scene', 'generate_dataset', 'generate_scene', 'get_preset', 'load_preset',
+           'make_camera', 'override', 'PRESETS', 'render', 'RenderOutput', 'scene_of',
+           'SynthPreset', 'SyntheticScene']

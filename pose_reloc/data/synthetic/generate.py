@@ -16,6 +16,7 @@ seed reproduces the dataset bit for bit, and the same seed with another ``domain
 the same scenes and poses.
 """
 
+import json
 from pathlib import Path
 import shutil
 import sys
@@ -26,8 +27,9 @@ from tqdm import tqdm
 
 from pose_reloc import __version__
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
-from pose_reloc.data.synthetic import paths, photo
-from pose_reloc.data.synthetic.presets import load_preset, preset_to_dict, SynthPreset
+from pose_reloc.data.synthetic import paths, photo, scan
+from pose_reloc.data.synthetic.presets import load_preset, preset_from_dict, preset_to_dict
+from pose_reloc.data.synthetic.presets import SynthPreset
 from pose_reloc.data.synthetic.raycast import render
 from pose_reloc.data.synthetic.scene import build_scene, STREAM_PATH, STREAM_PHOTO
 from pose_reloc.data.synthetic.scene import stream_rng, SyntheticScene
@@ -127,6 +129,28 @@ class _PhotoSequence:
                              int(self.look.jpeg_quality_n[i]), blur, self.vignette, rng)
 
 
+def scene_of(scene_dir: Union[str, Path]) -> SyntheticScene:
+    """Rebuild the :class:`SyntheticScene` of a generated scene folder from its scene.json.
+
+    Useful to check a dataset against the analytic geometry (``surface_distance``) or to
+    render new views of the same scene.
+
+    Raises:
+        FileNotFoundError: the folder has no scene.json.
+        ValueError: the folder was not written by the synthetic generator.
+    """
+    path = Path(scene_dir) / 'scene.json'
+    if not path.is_file():
+        raise FileNotFoundError(f'{path}: not found (not a generated scene folder?)')
+    info = json.loads(path.read_text())
+    meta = info.get('metadata', {})
+    if meta.get('generator') != 'pose_reloc.data.synthetic':
+        raise ValueError(f'{path}: not written by pose_reloc.data.synthetic (generator = '
+                         f'{meta.get("generator")!r})')
+    return build_scene(preset_from_dict(meta['preset']), int(meta['seed']),
+                       int(meta['scene_index']), str(info.get('name', '')))
+
+
 def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 'room',
                    seed: int = 0, index: int = 0, frames: int = 120,
                    size: Tuple[int, int] = (320, 240), domain: str = 'photo',
@@ -160,7 +184,6 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
     plan = sequence_plan(preset, frames, random_views)
     cloud = None
     if domain == 'scan':
-        from pose_reloc.data.synthetic import scan
         cloud = scan.scan_scene(scene, preset.scan, seed, index)
     T_base_cam = paths.mount_transform(preset.path)
     metadata = {

@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """Camera paths through synthetic scenes: smooth trajectories and random views.
 
-A trajectory is a random walk of waypoints through free space, interpolated by a cubic
-spline and resampled at a (smoothly varying) walking speed, so positions and their
-derivatives are continuous. The camera looks roughly along the direction of travel plus a
-smooth look-around (yaw), with smooth pitch and roll, all sums of random low-frequency
-sinusoids, hence continuous orientation too. ``'handheld'`` paths move in a height band
-(1.0-1.8 m by default) in 6 DoF; ``'robot'`` paths keep the camera at its mount height on
-a planar base, without roll.
+A trajectory is a random walk of waypoints through free space, interpolated by a
+shape-preserving cubic (PCHIP, no overshoot into walls) and resampled at a smoothly
+varying walking speed on a dense 100 Hz time grid, so position and velocity are
+continuous. The view heading follows the direction of travel plus a smooth look-around,
+is turned away from nearby walls and furniture (a fan of horizontal rays every 0.25 s),
+and is rate-limited to ``MAX_TURN_RATE_DEG_S`` by a forward-backward tracker; pitch and
+roll are smooth noise (sums of random low-frequency sinusoids). ``'handheld'`` paths move
+in a height band (1.0-1.8 m by default) in 6 DoF; ``'robot'`` paths keep the camera at its
+mount height on a planar base, without roll. Frames are spread over a path of
+``coverage`` room perimeters on the ``fps`` grid (:func:`sequence_duration_s`).
 
-Every pose is validated: the camera keeps ``wall_margin_m`` from every surface, no
+Every frame is validated: the camera keeps ``wall_margin_m`` from every wall and box, no
 viewing ray meets a surface closer than ``min_view_distance_m`` and the median depth of
 the view is at least ``min_median_depth_m`` (no views into a wall). A failing trajectory
 is drawn again from the same generator (deterministic), up to ``max_attempts`` times.

@@ -4,8 +4,10 @@
 
 The chain follows a real camera: lagged auto-exposure times a smooth exposure drift,
 white-balance drift (per-channel gains), vignetting, motion blur along the image motion
-between frames, shot and read noise, display gamma, 8-bit quantization and JPEG
-compression at a per-frame quality. Sequence-level drifts come from
+while the shutter is open (``exposure_s`` before the frame's pose; the blur kernel is
+centred on the rendered image, so the ground-truth pose and depth stay centred in the
+blur), shot and read noise, display gamma, 8-bit quantization and JPEG compression at a
+per-frame quality. Sequence-level drifts come from
 :func:`sequence_appearance`; per-frame noise uses its own generator, so every frame is
 reproducible on its own.
 """

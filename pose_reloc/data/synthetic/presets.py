@@ -280,6 +280,19 @@ def preset_to_dict(preset: SynthPreset) -> dict:
     return conv(preset)
 
 
+def preset_from_dict(data: dict) -> SynthPreset:
+    """Rebuild a preset from :func:`preset_to_dict`'s output (e.g. a dataset's scene.json).
+
+    Raises:
+        ValueError: for unknown sections or fields.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f'preset must be a mapping, got {type(data).__name__}')
+    tree = dict(data)
+    name = str(tree.pop('name', 'room'))
+    return override(SynthPreset(name), **_flatten(tree, '', 'preset'))
+
+
 def _tupled(value):
     """YAML lists become tuples (the dataclass fields are tuples)."""
     if isinstance(value, list):

@@ -532,7 +532,7 @@ def build_scene(preset: SynthPreset, seed: int, index: int, name: str = '') -> S
     wall_w = int(round(max(sx, sy) / cfg.texel_m))
     wall_h = int(round(sz / cfg.texel_m))
     wall_materials = [] if outdoor else [
-        tx.material(trng, m, wall_h, wall_w) for m in trng.choice(
+        tx.material(trng, m, wall_h, wall_w, muted=True) for m in trng.choice(
             ['flat', 'noise', 'bricks', 'stripes', 'tiles', 'wood'], 2,
             p=[0.35, 0.25, 0.15, 0.1, 0.1, 0.05])]
     shared_decals = [tx.poster(trng, int(0.7 / cfg.texel_m), int(0.5 / cfg.texel_m))

@@ -148,10 +148,11 @@ def wood(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return _u8(img)
 
 
-def stripes(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Wallpaper-like vertical stripes, a repeated pattern."""
+def stripes(rng: np.random.Generator, height: int, width: int,
+            saturation: Tuple[float, float] = (0.1, 0.7)) -> np.ndarray:
+    """Wallpaper-like vertical stripes, a repeated pattern (colours of ``saturation``)."""
     period = int(rng.integers(8, 30))
-    a, b = random_colour(rng), random_colour(rng)
+    a, b = random_colour(rng, saturation), random_colour(rng, saturation)
     xx = np.arange(width)
     mask = ((xx // max(1, period // 2)) % 2 == 0)[None, :, None]
     img = np.where(mask, a[None, None], b[None, None]).repeat(height, 0).astype(np.float32)
@@ -298,8 +299,16 @@ def facade(rng: np.random.Generator, height: int, width: int, texel_m: float) ->
 MATERIALS = ('flat', 'noise', 'bricks', 'tiles', 'wood', 'stripes', 'checker')
 
 
-def material(rng: np.random.Generator, name: str, height: int, width: int) -> np.ndarray:
+def material(rng: np.random.Generator, name: str, height: int, width: int,
+             muted: bool = False) -> np.ndarray:
     """Make a base material texture by name (one of :data:`MATERIALS`).
+
+    Args:
+        rng: the random generator.
+        name: material name.
+        height: rows.
+        width: columns.
+        muted: wall paint colours (low saturation, light) for ``noise`` and ``stripes``.
 
     Raises:
         ValueError: for an unknown material name.
@@ -307,6 +316,9 @@ def material(rng: np.random.Generator, name: str, height: int, width: int) -> np
     if name == 'flat':
         return flat(rng, height, width)
     if name == 'noise':
+        if muted:
+            paint = random_colour(rng, (0.02, 0.3), (0.55, 0.9))
+            return noise_material(rng, height, width, paint, 18.0)
         return noise_material(rng, height, width)
     if name == 'bricks':
         return bricks(rng, height, width)
@@ -315,7 +327,7 @@ def material(rng: np.random.Generator, name: str, height: int, width: int) -> np
     if name == 'wood':
         return wood(rng, height, width)
     if name == 'stripes':
-        return stripes(rng, height, width)
+        return stripes(rng, height, width, (0.05, 0.35) if muted else (0.1, 0.7))
     if name == 'checker':
         return checker(rng, height, width)
     raise ValueError(f'unknown material {name!r}; expected one of {MATERIALS}')
