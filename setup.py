@@ -39,6 +39,7 @@ setup(
         ('share/' + PACKAGE + '/config',
          _files('config/*.yaml') + _files('config/*.rviz') + _files('config/*.xml')),
         ('share/' + PACKAGE + '/config/train', _files('config/train/*.yaml')),
+        ('share/' + PACKAGE + '/config/synth', _files('config/synth/*.yaml')),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools'],

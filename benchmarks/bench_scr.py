@@ -36,9 +36,10 @@ from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translati
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference.bundle import read_bundle_config
 from pose_reloc.inference.evaluate import evaluate
+from pose_reloc.models.scr import localize_coords, network_size
 from pose_reloc.training.config import load_preset
 from pose_reloc.training.registry import get_trainer
-from pose_reloc.training.scr import localize_coords, network_size, scene_coordinate_targets
+from pose_reloc.training.scr import scene_coordinate_targets
 
 KEYS = ('frames', 'failure_rate', 'median_translation_m', 'p95_translation_m',
         'median_rotation_deg', 'p95_rotation_deg', 'rate_5cm_5deg', 'rate_25cm_2deg',
@@ -167,10 +168,10 @@ def main(argv=None):
         if not data.exists():
             generate_scene(data, args.synth_preset, seed=0, frames=args.frames,
                            size=(width, height), random_views=args.random_views)
-    scr_bundle, scr_s = (args.scr_bundle, None) if args.scr_bundle else \
-        train('scr', args.scr_preset, data, args.work / 'scr', args.minutes)
-    apr_bundle, apr_s = (args.apr_bundle, None) if args.apr_bundle else \
-        train('apr', args.apr_preset, data, args.work / 'apr', args.minutes)
+    scr_bundle, scr_s = (args.scr_bundle, _elapsed(args.scr_bundle)) if args.scr_bundle \
+        else train('scr', args.scr_preset, data, args.work / 'scr', args.minutes)
+    apr_bundle, apr_s = (args.apr_bundle, _elapsed(args.apr_bundle)) if args.apr_bundle \
+        else train('apr', args.apr_preset, data, args.work / 'apr', args.minutes)
     config = read_bundle_config(scr_bundle)
     pnp_cfg = PnPConfig(**config['pnp'])
     short_side = min(config['input']['height'], config['input']['width'])
@@ -194,6 +195,11 @@ def main(argv=None):
         'results': results,
     })
     return _write(report, args.out)
+
+
+def _elapsed(bundle):
+    """Training seconds recorded in a bundle (None when it records none)."""
+    return read_bundle_config(bundle).get('training', {}).get('elapsed_s')
 
 
 def _write(report, path):

@@ -67,6 +67,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f'pose-reloc {args.command}: error: {exc}', file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`pose-reloc info ... | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == '__main__':

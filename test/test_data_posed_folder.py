@@ -186,12 +186,12 @@ def _replace_pose_line(scene_dir, index, text):
 
 
 @pytest.mark.parametrize('row, error, message', [
-    ('1.0 2.0 3.0', ValueError, r'poses.txt:3: expected 8 values'),
+    ('1.0 2.0 3.0', ValueError, r'poses.txt:3: expected 8 columns'),
     ('1700000000.2 0 0 x 0 0 0 1', ValueError, r'poses.txt:3: non-numeric'),
     ('1700000000.2 0 0 0 0 0 0 0', ValueError, r'poses.txt:3: zero quaternion'),
     ('1700000000.2 0 0 0 0 0 0.5 0.5', ValueError, r'poses.txt:3: .*not unit'),
     ('1700000000.2 0 0 0 0 0 0 nan', ValueError, r'poses.txt:3: .*NaN'),
-    ('1700000000.2 nan 0 0 0 0 0 1', ValueError, r'poses.txt:3: position has NaN'),
+    ('1700000000.2 nan 0 0 0 0 0 1', ValueError, r'poses.txt:3: NaN/inf'),
     ('1700000000.123456789 0 0 0 0 0 0 1', ValueError, r'poses.txt:3: .* repeats line 2'),
 ])
 def test_bad_pose_rows(scene_dir, row, error, message):

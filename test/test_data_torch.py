@@ -77,6 +77,18 @@ def test_depth_resize_never_blends_invalid():
     assert set(np.unique(small)) <= {0.0, 3.0}
 
 
+def test_depth_resize_follows_pixel_centres():
+    # Depth = source column / row index; after resizing, each pixel must hold the source
+    # pixel under its centre: src = (dst + 0.5) * scale - 0.5, within half a pixel.
+    rows, cols = np.mgrid[0:480, 0:640].astype(np.float32)
+    for depth, axis in ((cols, 1), (rows, 0)):
+        _, cam, small = T.resize_shorter(np.zeros((480, 640, 3), np.uint8), CAMERA, 256, depth)
+        scale = 640 / cam.width if axis == 1 else 480 / cam.height
+        dst = np.arange(small.shape[axis], dtype=np.float64)
+        src = np.take(small, 0, axis=1 - axis)
+        assert np.abs(src - ((dst + 0.5) * scale - 0.5)).max() <= 0.5 + 1e-9
+
+
 def test_random_crop_is_reproducible_and_varies():
     image = np.zeros((480, 640, 3), np.uint8)
     crops = [T.RandomCrop(224, 224, torch.Generator().manual_seed(0))(
@@ -143,8 +155,10 @@ def test_pose_dataset_items(stairs):
     # K follows the resize (640x480 -> 160x120) and the centre crop (16 px each side).
     assert item['K'][0, 0].item() == pytest.approx(585.0 / 4)
     assert item['K'][0, 2].item() == pytest.approx((320.0 + 0.5) / 4 - 0.5 - 16)
+    # Depth: the source pixel under each target pixel centre, (dst + 0.5) * 4 - 0.5 ->
+    # pixel 4 i + 2 (the lower-right of the two nearest), then the centre crop.
     full_depth = load_depth(frames[1])
-    assert item['depth'].max().item() == pytest.approx(float(full_depth.max()), rel=0.05)
+    np.testing.assert_array_equal(item['depth'].numpy(), full_depth[2::4, 2::4][12:108, 16:144])
     batch = next(iter(DataLoader(dataset, batch_size=3)))
     assert batch['image'].shape == (3, 3, 96, 128) and batch['K'].shape == (3, 3, 3)
     assert batch['scene_id'].tolist() == [1, 1, 1]

@@ -219,6 +219,15 @@ def test_ros_yaml_errors_name_the_key(tmp_path, edit, message):
     assert str(path) in str(info.value)
 
 
+def test_ros_yaml_distortion_without_rows_cols():
+    data = yaml.safe_load(CALIBRATION_YAML)
+    data['distortion_coefficients'] = {'data': list(PLUMB_BOB.distortion)}
+    assert cam.camera_from_ros_yaml(data) == PLUMB_BOB
+    data['distortion_coefficients'] = {'rows': 'one', 'cols': 5, 'data': [0.0] * 5}
+    with pytest.raises(ValueError, match='rows/cols must be integers'):
+        cam.camera_from_ros_yaml(data, source='cam.yaml')
+
+
 def test_read_camera_yaml_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.yaml'):
         cam.read_camera_yaml(tmp_path / 'nope.yaml')

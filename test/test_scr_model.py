@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from pose_reloc.geometry.camera import depth_to_scene_coords, PinholeCamera
-from pose_reloc.models.scr import cell_centres, OUTPUT_STRIDE, SCRNet
-from pose_reloc.training.scr import coordinate_loss, network_size, reprojection_loss, \
+from pose_reloc.models.scr import cell_centres, network_size, OUTPUT_STRIDE, SCRNet
+from pose_reloc.training.scr import coordinate_loss, reprojection_loss, \
     scene_coordinate_targets, SCRModelConfig
 
 

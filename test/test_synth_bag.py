@@ -107,10 +107,19 @@ def test_bag_refuses_bad_input(dataset, tmp_path):
         export_bag(dataset, tmp_path / 'x.mcap', sequence='seq-99', progress=False)
     with pytest.raises(ValueError, match='image_format'):
         export_bag(dataset, tmp_path / 'y.mcap', image_format='rgba16', progress=False)
+    with pytest.raises(ValueError, match='T_base_cam: pose rotation is not a rotation'):
+        export_bag(dataset, tmp_path / 'w.mcap', T_base_cam=np.diag([2.0, 1.0, 1.0, 1.0]),
+                   progress=False)
     export_bag(dataset, tmp_path / 'z.mcap', progress=False)
     with pytest.raises(FileExistsError):
         export_bag(dataset, tmp_path / 'z.mcap', progress=False)
-    assert not list(tmp_path.glob('.*partial'))
+    # overwrite replaces the bag (the old one is moved aside, then removed).
+    first = (tmp_path / 'z' / 'metadata.yaml').stat().st_ino
+    export_bag(dataset, tmp_path / 'z.mcap', image_format='jpeg', overwrite=True,
+               progress=False)
+    assert (tmp_path / 'z' / 'metadata.yaml').stat().st_ino != first
+    assert 'CompressedImage' in (tmp_path / 'z' / 'metadata.yaml').read_text()
+    assert not list(tmp_path.glob('.*partial')) and not (tmp_path / 'w').exists()
 
 
 def test_extract_recovers_the_dataset(dataset, tmp_path):

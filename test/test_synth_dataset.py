@@ -13,7 +13,7 @@ from pose_reloc.data.formats.posed_folder import read_root
 from pose_reloc.data.records import load_depth, load_image
 from pose_reloc.data.synthetic import generate
 from pose_reloc.data.synthetic.generate import generate_dataset, generate_scene, scene_of
-from pose_reloc.data.synthetic.presets import get_preset
+from pose_reloc.data.synthetic.presets import get_preset, override
 from pose_reloc.data.synthetic.scene import build_scene
 from pose_reloc.geometry.camera import depth_to_scene_coords
 
@@ -141,6 +141,13 @@ def test_bad_arguments_raise(tmp_path):
     (tmp_path / 'd').mkdir()
     with pytest.raises(FileExistsError):
         generate_dataset(tmp_path / 'd', 'tiny', frames=2, size=SIZE, progress=False)
+    # A sequence longer than the 1000 s between sequence starts would interleave its time
+    # stamps with the next sequence's: refused, and nothing is left behind.
+    slow = override(get_preset('tiny'), path__fps=0.01)
+    with pytest.raises(ValueError, match='seq-01 lasts 1100.0 s, longer than the 1000 s'):
+        generate_dataset(tmp_path / 'e', slow, frames=12 * slow.path.sequences, size=(32, 24),
+                         progress=False)
+    assert not (tmp_path / 'e').exists() and not (tmp_path / 'e.partial').exists()
 
 
 def test_cli_synth_then_info(tmp_path, capsys):

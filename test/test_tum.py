@@ -102,3 +102,22 @@ def test_write_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match='integer'):
         tum.write_tum_ns(tmp_path / 'a.txt', np.array([0.5, 1.0, 2.0]), T)
     assert not (tmp_path / 'a.txt').exists()
+
+
+def test_exact_stamps_negative_and_line_numbers(tmp_path):
+    stamps_ns = np.array([-1_500_000_001, -5, 0, 7], dtype=np.int64)
+    path = tum.write_tum_ns(tmp_path / 'traj.txt', stamps_ns, _poses(4))
+    assert '-1.500000001 ' in path.read_text() and '-0.000000005 ' in path.read_text()
+    read_ns, T, lines = tum.read_tum_rows(path)
+    np.testing.assert_array_equal(read_ns, stamps_ns)
+    np.testing.assert_array_equal(lines, [2, 3, 4, 5])  # line 1 is the header comment
+    np.testing.assert_allclose(T, _poses(4), atol=1e-9)
+
+
+def test_write_accepts_slightly_non_orthonormal_dataset_poses(tmp_path):
+    # 7-Scenes' KinectFusion rotations reach |det R - 1| ~ 2e-4: written, not refused.
+    T = _poses(1)
+    T[0, :3, :3] *= 1.0001
+    path = tum.write_tum(tmp_path / 'traj.txt', [0.0], T)
+    _, T_read = tum.read_tum(path)
+    np.testing.assert_allclose(T_read[0, :3, :3], T[0, :3, :3] / 1.0001, atol=2e-4)

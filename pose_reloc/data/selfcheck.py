@@ -114,7 +114,7 @@ def _check_cambridge(work: Path) -> dict:
 def _check_posed(seven_path: Path, work: Path) -> dict:
     source = load_dataset(seven_path)[0]
     out = write_scene(work / 'posed' / source.name, None, source.frames,
-                      source.frames[0].camera)
+                      source.frames[0].camera, overwrite=True)
     scenes = load_dataset(work / 'posed')
     frames = scenes[0].frames
     same_images = all(np.array_equal(load_image(a), load_image(b))

@@ -54,7 +54,9 @@ def resize_shorter(image: np.ndarray, camera: PinholeCamera, size: int,
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     image = cv2.resize(image, (new_w, new_h), interpolation=interp)
     if depth is not None:
-        depth = cv2.resize(depth, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+        # INTER_NEAREST_EXACT samples the source pixel under each target pixel centre (the
+        # convention of camera.resized); plain INTER_NEAREST shifts by up to a pixel.
+        depth = cv2.resize(depth, (new_w, new_h), interpolation=cv2.INTER_NEAREST_EXACT)
     return image, camera.resized(new_w, new_h), depth
 
 
@@ -217,9 +219,7 @@ class CenterCrop:
         """Return the cropped sample."""
         img_h, img_w = sample['image'].shape[:2]
         x0, y0 = (img_w - self.width) // 2, (img_h - self.height) // 2
-        image, camera, depth = crop(sample['image'], sample['camera'], x0, y0, self.width,
-                                    self.height, sample.get('depth'))
-        return _update(sample, image, camera, depth)
+        return _crop_sample(sample, x0, y0, self.width, self.height)
 
     def __repr__(self) -> str:
         """Show the crop size."""
@@ -248,9 +248,7 @@ class RandomCrop:
                              f'{img_w}x{img_h} image')
         x0 = _randint(img_w - self.width, self.generator)
         y0 = _randint(img_h - self.height, self.generator)
-        image, camera, depth = crop(sample['image'], sample['camera'], x0, y0, self.width,
-                                    self.height, sample.get('depth'))
-        return _update(sample, image, camera, depth)
+        return _crop_sample(sample, x0, y0, self.width, self.height)
 
     def __repr__(self) -> str:
         """Show the crop size."""
@@ -324,6 +322,12 @@ class ToTensor:
     def __repr__(self) -> str:
         """Show the normalization."""
         return f'ToTensor(mean={self.mean}, std={self.std})'
+
+
+def _crop_sample(sample: dict, x0: int, y0: int, width: int, height: int) -> dict:
+    image, camera, depth = crop(sample['image'], sample['camera'], x0, y0, width, height,
+                                sample.get('depth'))
+    return _update(sample, image, camera, depth)
 
 
 def _update(sample: dict, image, camera, depth) -> dict:

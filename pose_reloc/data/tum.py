@@ -9,12 +9,13 @@ nanosecond stamps of the Unix epoch exactly; :func:`read_tum_ns` / :func:`write_
 keep exact integer nanoseconds by parsing/printing the decimal text.
 """
 
-from decimal import Decimal, InvalidOperation
+import decimal
 import math
 from pathlib import Path
 
 import numpy as np
 
+from pose_reloc.data.records import ROTATION_TOL
 from pose_reloc.geometry.rotations import matrix_to_quat, quat_validate
 from pose_reloc.geometry.se3 import is_valid_T, T_from_pos_quat
 
@@ -22,32 +23,95 @@ from pose_reloc.geometry.se3 import is_valid_T, T_from_pos_quat
 #: decimals (the TUM RGB-D ground truth) pass, unnormalized ones do not.
 QUAT_TOLERANCE = 1e-3
 
+_NS_PER_S = 10 ** 9
 
-def _parse(path):
+
+def timestamp_ns_to_str(timestamp_ns: int) -> str:
+    """Format integer nanoseconds as seconds with exactly nine decimals (no rounding error).
+
+    Args:
+        timestamp_ns: time stamp, integer nanoseconds (may be negative).
+
+    Returns:
+        e.g. ``'1700000000.000000001'`` for ``1700000000000000001``.
+    """
+    ns = int(timestamp_ns)
+    sign = '-' if ns < 0 else ''
+    seconds, frac = divmod(abs(ns), _NS_PER_S)
+    return f'{sign}{seconds}.{frac:09d}'
+
+
+def timestamp_str_to_ns(text: str, where: str) -> int:
+    """Parse a time stamp in seconds (decimal text) to integer nanoseconds, exactly.
+
+    The decimal text is converted without binary floating point; digits beyond the ninth
+    decimal are rounded to the nearest nanosecond (half to even), never truncated.
+
+    Args:
+        text: seconds, e.g. ``'1700000000.123456789'`` or ``'1.5e9'``.
+        where: source (``file:line``) named in the error.
+
+    Returns:
+        Integer nanoseconds.
+
+    Raises:
+        ValueError: naming ``where`` if ``text`` is not a finite number or does not fit
+            in int64 nanoseconds.
+    """
+    try:
+        value = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise ValueError(f'{where}: time stamp {text!r} is not a number') from None
+    if not value.is_finite():
+        raise ValueError(f'{where}: time stamp {text!r} is not finite')
+    try:
+        scaled = int((value * _NS_PER_S).quantize(decimal.Decimal(1),
+                                                  rounding=decimal.ROUND_HALF_EVEN,
+                                                  context=decimal.Context(prec=40)))
+    except decimal.InvalidOperation:
+        raise ValueError(f'{where}: time stamp {text!r} is out of range') from None
+    if not -2 ** 63 <= scaled < 2 ** 63:
+        raise ValueError(f'{where}: time stamp {text!r} is out of range (int64 ns)')
+    return scaled
+
+
+def data_lines(path):
+    """Yield ``(line_number, stripped_line)`` for the non-blank, non-``#`` lines of a file.
+
+    Args:
+        path: text file (UTF-8).
+
+    Yields:
+        ``(int, str)``: 1-based line number and the line without surrounding white space.
+    """
+    with open(path, 'r', encoding='utf-8') as stream:
+        for line_no, line in enumerate(stream, start=1):
+            text = line.strip()
+            if text and not text.startswith('#'):
+                yield line_no, text
+
+
+def _parse(path, quat_tol):
     """Parse a TUM file into (timestamp strings, (N, 7) values, line numbers)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'TUM trajectory not found: {path}')
     stamps, values, line_numbers = [], [], []
-    with path.open() as f:
-        for line_no, line in enumerate(f, start=1):
-            text = line.strip()
-            if not text or text.startswith('#'):
-                continue
-            fields = text.split()
-            if len(fields) != 8:
-                raise ValueError(f'{path}:{line_no}: expected 8 columns (timestamp tx ty tz qx '
-                                 f'qy qz qw), got {len(fields)}: {text!r}')
-            try:
-                numbers = [float(x) for x in fields]
-            except ValueError as exc:
-                raise ValueError(f'{path}:{line_no}: non-numeric value in {text!r}') from exc
-            if not all(math.isfinite(x) for x in numbers):
-                raise ValueError(f'{path}:{line_no}: NaN/inf in {text!r}')
-            quat_validate(numbers[4:], where=f'{path}:{line_no}', tol=QUAT_TOLERANCE)
-            stamps.append(fields[0])
-            values.append(numbers[1:])
-            line_numbers.append(line_no)
+    for line_no, text in data_lines(path):
+        fields = text.split()
+        if len(fields) != 8:
+            raise ValueError(f'{path}:{line_no}: expected 8 columns (timestamp tx ty tz qx '
+                             f'qy qz qw), got {len(fields)}: {text!r}')
+        try:
+            numbers = [float(x) for x in fields]
+        except ValueError as exc:
+            raise ValueError(f'{path}:{line_no}: non-numeric value in {text!r}') from exc
+        if not all(math.isfinite(x) for x in numbers):
+            raise ValueError(f'{path}:{line_no}: NaN/inf in {text!r}')
+        quat_validate(numbers[4:], where=f'{path}:{line_no}', tol=quat_tol)
+        stamps.append(fields[0])
+        values.append(numbers[1:])
+        line_numbers.append(line_no)
     return stamps, np.asarray(values, dtype=np.float64).reshape(-1, 7), line_numbers
 
 
@@ -71,8 +135,31 @@ def read_tum(path):
             non-numeric value, NaN/inf, or a zero/non-unit quaternion (norm off by more than
             :data:`QUAT_TOLERANCE`).
     """
-    stamps, values, _ = _parse(path)
+    stamps, values, _ = _parse(path, QUAT_TOLERANCE)
     return np.array([float(s) for s in stamps], dtype=np.float64), _poses(values)
+
+
+def read_tum_rows(path, quat_tol=QUAT_TOLERANCE):
+    """Read a TUM trajectory row by row, with exact nanoseconds and line numbers.
+
+    Args:
+        path: file path.
+        quat_tol: accepted deviation of a quaternion's norm from 1.
+
+    Returns:
+        Tuple ``(timestamps_ns, T_world_cam, line_numbers)``: (N,) int64 nanoseconds
+        (decimal text rounded to the nearest ns, half to even), (N, 4, 4) float64 poses
+        (quaternions renormalized) and the (N,) 1-based line number of each row.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: as :func:`read_tum`, and for a time stamp beyond int64 nanoseconds.
+    """
+    stamps, values, line_numbers = _parse(path, quat_tol)
+    stamps_ns = [timestamp_str_to_ns(text, f'{path}:{line_no}')
+                 for text, line_no in zip(stamps, line_numbers)]
+    return (np.array(stamps_ns, dtype=np.int64), _poses(values),
+            np.array(line_numbers, dtype=np.int64))
 
 
 def read_tum_ns(path):
@@ -87,16 +174,10 @@ def read_tum_ns(path):
 
     Raises:
         FileNotFoundError: if the file is missing.
-        ValueError: as :func:`read_tum`.
+        ValueError: as :func:`read_tum_rows`.
     """
-    stamps, values, line_numbers = _parse(path)
-    stamps_ns = []
-    for text, line_no in zip(stamps, line_numbers):
-        try:
-            stamps_ns.append(int((Decimal(text) * 1_000_000_000).to_integral_value()))
-        except InvalidOperation as exc:
-            raise ValueError(f'{path}:{line_no}: bad timestamp {text!r}') from exc
-    return np.array(stamps_ns, dtype=np.int64), _poses(values)
+    stamps_ns, T_world_cam, _ = read_tum_rows(path)
+    return stamps_ns, T_world_cam
 
 
 def _check_poses(T_world_cam, n, where):
@@ -104,7 +185,7 @@ def _check_poses(T_world_cam, n, where):
     if T.shape != (n, 4, 4):
         raise ValueError(f'{where}: expected T_world_cam of shape ({n}, 4, 4) to match the '
                          f'timestamps, got {T.shape}')
-    ok = np.atleast_1d(is_valid_T(T, tol=1e-5)) if n else np.zeros(0, dtype=bool)
+    ok = np.atleast_1d(is_valid_T(T, tol=ROTATION_TOL)) if n else np.zeros(0, dtype=bool)
     if not np.all(ok):
         i = int(np.argmin(ok))
         raise ValueError(f'{where}: pose {i} is not a finite rigid transform: {T[i].tolist()}')
@@ -117,7 +198,7 @@ def _write_rows(path, stamp_texts, T):
     t = T[:, :3, 3]
     tmp = path.with_name(path.name + '.tmp')
     with tmp.open('w') as f:
-        f.write('# timestamp tx ty tz qx qy qz qw (T_world_cam, optical frame)\n')
+        f.write('# timestamp tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)\n')
         for stamp, ti, qi in zip(stamp_texts, t, q):
             f.write(stamp + ' ' + ' '.join(f'{x:.9f}' for x in ti) + ' '
                     + ' '.join(f'{x:.12f}' for x in qi) + '\n')
@@ -154,7 +235,8 @@ def write_tum_ns(path, timestamps_ns, T_world_cam):
 
     Args:
         path: output file path.
-        timestamps_ns: (N,) integer nanoseconds (>= 0), written as ``seconds.nnnnnnnnn``.
+        timestamps_ns: (N,) integer nanoseconds, written as ``seconds.nnnnnnnnn``
+            (:func:`timestamp_ns_to_str`).
         T_world_cam: (N, 4, 4) poses.
 
     Returns:
@@ -164,9 +246,5 @@ def write_tum_ns(path, timestamps_ns, T_world_cam):
     if stamps.ndim != 1 or (stamps.size and not np.issubdtype(stamps.dtype, np.integer)):
         raise ValueError(f'write_tum_ns {path}: timestamps_ns must be a 1-D integer array, got '
                          f'{stamps.dtype} of shape {stamps.shape}')
-    if np.any(stamps < 0):
-        raise ValueError(f'write_tum_ns {path}: negative timestamp at index '
-                         f'{int(np.argmax(stamps < 0))}')
     T = _check_poses(T_world_cam, stamps.shape[0], f'write_tum_ns {path}')
-    texts = [f'{int(s) // 1_000_000_000}.{int(s) % 1_000_000_000:09d}' for s in stamps]
-    return _write_rows(path, texts, T)
+    return _write_rows(path, [timestamp_ns_to_str(s) for s in stamps], T)

@@ -340,6 +340,12 @@ def _yaml_matrix(data, key, rows, cols, source):
     if rows is not None and (n_rows, n_cols) != (rows, cols):
         raise ValueError(f'{source}: key {key} must be {rows}x{cols}, got rows={n_rows} '
                          f'cols={n_cols}')
+    if n_rows is None or n_cols is None:  # free-size entry without rows/cols: take data
+        n_rows, n_cols = 1, arr.size
+    if not (_is_positive_integer(n_rows) or n_rows == 0) or not (
+            _is_positive_integer(n_cols) or n_cols == 0):
+        raise ValueError(f'{source}: key {key} rows/cols must be integers, got rows={n_rows!r} '
+                         f'cols={n_cols!r}')
     if arr.size != int(n_rows) * int(n_cols):
         raise ValueError(f'{source}: key {key}.data has {arr.size} values but rows*cols = '
                          f'{n_rows}*{n_cols}')
@@ -404,12 +410,30 @@ def camera_from_ros_yaml(data, source='camera yaml'):
         raise ValueError(f'{source}: {exc}') from exc
 
 
+def ros_distortion(camera):
+    """ROS ``distortion_model`` name and coefficients of a camera (CameraInfo / YAML).
+
+    A camera without distortion is ``plumb_bob`` with five zeros (what ROS drivers
+    publish); 8 plumb_bob coefficients are ``rational_polynomial``.
+
+    Args:
+        camera: PinholeCamera.
+
+    Returns:
+        Tuple ``(model, coeffs)``: str and list of float.
+    """
+    if camera.distortion_model == 'none':
+        return 'plumb_bob', [0.0] * 5
+    if camera.distortion_model == 'plumb_bob' and len(camera.distortion) == 8:
+        return 'rational_polynomial', list(camera.distortion)
+    return camera.distortion_model, list(camera.distortion)
+
+
 def camera_to_ros_yaml(camera, name):
     """Describe a camera as a ROS camera_info YAML mapping (camera_calibration's format).
 
-    A camera without distortion is written as ``plumb_bob`` with five zeros (what ROS
-    drivers publish). The rectification matrix is the identity and the projection matrix
-    ``[K | 0]`` (monocular camera).
+    The distortion is written as :func:`ros_distortion` gives it. The rectification matrix
+    is the identity and the projection matrix ``[K | 0]`` (monocular camera).
 
     Args:
         camera: PinholeCamera.
@@ -418,12 +442,7 @@ def camera_to_ros_yaml(camera, name):
     Returns:
         dict ready for ``yaml.safe_dump``.
     """
-    if camera.distortion_model == 'none':
-        model, coeffs = 'plumb_bob', [0.0] * 5
-    elif camera.distortion_model == 'plumb_bob' and len(camera.distortion) == 8:
-        model, coeffs = 'rational_polynomial', list(camera.distortion)
-    else:
-        model, coeffs = camera.distortion_model, list(camera.distortion)
+    model, coeffs = ros_distortion(camera)
     K = camera.K
     P = np.concatenate([K, np.zeros((3, 1))], axis=1)
     return {

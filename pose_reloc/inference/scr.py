@@ -26,9 +26,7 @@ from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
 from pose_reloc.inference.bundle import load_state_strict, read_bundle
-from pose_reloc.models.scr import SCRNet
-from pose_reloc.training.loop import pick_device
-from pose_reloc.training.scr import localize_coords, network_size
+from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
 #: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
 ASPECT_TOL = 0.01
@@ -61,6 +59,7 @@ class SCRLocalizer:
 
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
         """Load the bundle (see the class docstring)."""
+        from pose_reloc.training.loop import pick_device
         config, state = read_bundle(bundle_path, methods=['scr'], architectures=['SCRNet'])
         arch = config['architecture']
         self.bundle_path = Path(bundle_path)

@@ -22,6 +22,10 @@ Trunks:
 The head is three convolutions (3x3 + ReLU, 1x1 + ReLU, 1x1 to 3 channels); its output is the
 offset from the scene's mean coordinate, a buffer ``coord_mean`` stored in the bundle, so an
 untrained net predicts the scene centre and the regression target is centred.
+
+Helpers shared by training and inference: ``cell_centres`` (pixel coordinates of the output
+cells), ``network_size`` (input size for a camera) and ``localize_coords`` (PnP-RANSAC on a
+predicted coordinate map).
 """
 
 from pathlib import Path
@@ -31,6 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 import torchvision
+
+from pose_reloc.geometry.pnp import PnPConfig, PnPResult, solve_pnp_ransac
 
 #: Output stride of every SCRNet trunk (input pixels per output cell, each direction).
 OUTPUT_STRIDE = 8
@@ -59,6 +65,21 @@ def cell_centres(height_out: int, width_out: int, stride: int = OUTPUT_STRIDE) -
     offset = (stride - 1) / 2.0
     v, u = np.mgrid[0:height_out, 0:width_out].astype(np.float64)
     return np.stack([u * stride + offset, v * stride + offset], axis=-1)
+
+
+def network_size(camera, short_side: int) -> Tuple[int, int]:
+    """Return the network input size ``(width, height)`` for images of ``camera``.
+
+    Args:
+        camera: the original ``PinholeCamera``.
+        short_side: target length of the shorter image side, pixels (aspect kept).
+
+    Returns:
+        ``(width, height)``, both rounded to multiples of 8 (at least 8).
+    """
+    scale = short_side / min(camera.width, camera.height)
+    return (max(OUTPUT_STRIDE, int(round(camera.width * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE),
+            max(OUTPUT_STRIDE, int(round(camera.height * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE))
 
 
 def _dilate(layer: nn.Sequential, dilation: int, first_dilation: int) -> None:
@@ -178,3 +199,22 @@ class SCRNet(nn.Module):
             raise ValueError(f'SCRNet expects (B, 3, H, W) images, got {tuple(images_b3hw.shape)}')
         offsets = self.head(self.trunk(images_b3hw))
         return offsets + self.coord_mean.view(1, 3, 1, 1)
+
+
+def localize_coords(coords_3hw: np.ndarray, camera, pnp_cfg: PnPConfig
+                    ) -> Tuple[PnPResult, np.ndarray]:
+    """Run PnP-RANSAC on one predicted coordinate map.
+
+    Args:
+        coords_3hw: (3, h, w) predicted world coordinates at the cell centres of ``camera``'s
+            image (h = camera.height / 8).
+        camera: the ``PinholeCamera`` of the network input image.
+        pnp_cfg: PnP settings.
+
+    Returns:
+        ``(PnPResult, points_world (N, 3))``.
+    """
+    points = coords_3hw.reshape(3, -1).T.astype(np.float64)
+    uv = cell_centres(coords_3hw.shape[1], coords_3hw.shape[2]).reshape(-1, 2)
+    finite = np.all(np.isfinite(points), axis=1)
+    return solve_pnp_ransac(points[finite], uv[finite], camera, pnp_cfg), points[finite]

@@ -44,7 +44,8 @@ from rosbags.typesys import get_typestore, Stores
 from tqdm import tqdm
 
 from pose_reloc.data.formats.posed_folder import read_root
-from pose_reloc.data.records import load_image
+from pose_reloc.data.records import check_T_world_cam, load_image
+from pose_reloc.geometry.camera import ros_distortion
 from pose_reloc.geometry.se3 import invert, make_T, T_to_pos_quat
 
 MAP_FRAME = 'map'
@@ -135,12 +136,7 @@ class _Messages:
                           data=np.ascontiguousarray(pixels).reshape(-1))
 
     def camera_info(self, camera, stamp_ns):
-        if camera.distortion_model == 'none':
-            model, d = 'plumb_bob', [0.0] * 5
-        elif camera.distortion_model == 'plumb_bob' and len(camera.distortion) == 8:
-            model, d = 'rational_polynomial', list(camera.distortion)
-        else:
-            model, d = camera.distortion_model, list(camera.distortion)
+        model, d = ros_distortion(camera)
         k = [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0]
         p = [camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         roi = self.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
@@ -196,7 +192,8 @@ def export_bag(dataset: Union[str, Path], out: Union[str, Path], scene: Optional
         The bag directory (holding ``metadata.yaml`` and the ``.mcap`` / ``.db3`` file).
 
     Raises:
-        ValueError: unknown scene, sequence, image format or storage.
+        ValueError: unknown scene, sequence, image format or storage, or a ``T_base_cam``
+            that is not a (4, 4) rigid transform.
         FileExistsError: the bag exists and ``overwrite`` is False.
     """
     if image_format not in IMAGE_FORMATS:
@@ -215,9 +212,7 @@ def export_bag(dataset: Union[str, Path], out: Union[str, Path], scene: Optional
     if T_base_cam is None:
         T_base_cam = np.asarray(chosen.metadata.get('T_base_cam', DEFAULT_T_BASE_CAM),
                                 np.float64)
-    T_base_cam = np.asarray(T_base_cam, np.float64)
-    if T_base_cam.shape != (4, 4):
-        raise ValueError(f'T_base_cam must be (4, 4), got {T_base_cam.shape}')
+    T_base_cam = check_T_world_cam(T_base_cam, f'{dataset}: T_base_cam')
     if bag_dir.exists() and not overwrite:
         raise FileExistsError(f'{bag_dir}: already exists (pass overwrite=True / --overwrite)')
     tmp_parent = bag_dir.parent / f'.{bag_dir.name}.partial'
@@ -228,7 +223,7 @@ def export_bag(dataset: Union[str, Path], out: Union[str, Path], scene: Optional
         _write(tmp_parent / bag_dir.name, storage_name, frames, image_format, jpeg_quality,
                T_base_cam, progress)
         if bag_dir.exists():
-            shutil.rmtree(bag_dir)
+            bag_dir.rename(tmp_parent / 'replaced')
         (tmp_parent / bag_dir.name).rename(bag_dir)
     finally:
         shutil.rmtree(tmp_parent, ignore_errors=True)

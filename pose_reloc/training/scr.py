@@ -39,8 +39,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
-from pose_reloc.geometry.pnp import PnPConfig, solve_pnp_ransac
-from pose_reloc.models.scr import cell_centres, OUTPUT_STRIDE, SCRNet
+from pose_reloc.geometry.pnp import PnPConfig
+from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
+    SCRNet
 from pose_reloc.training.config import register_model_config, TrainConfig
 from pose_reloc.training.loop import fit, pick_device, seed_everything
 from pose_reloc.training.registry import register_trainer
@@ -97,21 +98,6 @@ class SCRModelConfig:
 
 
 register_model_config('scr', SCRModelConfig)
-
-
-def network_size(camera: PinholeCamera, short_side: int) -> Tuple[int, int]:
-    """Network input size ``(width, height)`` for images of ``camera``.
-
-    Args:
-        camera: the original camera.
-        short_side: target length of the shorter image side, pixels (aspect kept).
-
-    Returns:
-        ``(width, height)``, both rounded to multiples of 8 (at least 8).
-    """
-    scale = short_side / min(camera.width, camera.height)
-    return (max(OUTPUT_STRIDE, int(round(camera.width * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE),
-            max(OUTPUT_STRIDE, int(round(camera.height * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE))
 
 
 def scene_coordinate_targets(depth_hw: np.ndarray, camera: PinholeCamera,
@@ -325,24 +311,6 @@ def scene_statistics(dataset: SCRFrames, max_frames: int) -> Tuple[np.ndarray, f
     if len(points) == 0:
         raise ValueError('no valid depth in the training frames: cannot train SCR')
     return points.mean(axis=0), float(np.median(depths))
-
-
-def localize_coords(coords_3hw: np.ndarray, camera: PinholeCamera, pnp_cfg: PnPConfig):
-    """PnP-RANSAC on one predicted coordinate map.
-
-    Args:
-        coords_3hw: (3, h, w) predicted world coordinates at the cell centres of ``camera``'s
-            image (h = camera.height / 8).
-        camera: the camera of the network input image.
-        pnp_cfg: PnP settings.
-
-    Returns:
-        ``(PnPResult, points_world (N, 3))``.
-    """
-    points = coords_3hw.reshape(3, -1).T.astype(np.float64)
-    uv = cell_centres(coords_3hw.shape[1], coords_3hw.shape[2]).reshape(-1, 2)
-    finite = np.all(np.isfinite(points), axis=1)
-    return solve_pnp_ransac(points[finite], uv[finite], camera, pnp_cfg), points[finite]
 
 
 def _make_val_fn(dataset: Optional[SCRFrames], pnp_cfg: PnPConfig):

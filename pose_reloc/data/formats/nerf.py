@@ -69,6 +69,18 @@ def _number(params: dict, key: str, where: str) -> float:
     return float(value)
 
 
+def _focal(params: dict, key: str, angle_key: str, size: float, where: str):
+    """Focal length (pixels) from ``key`` or the field of view ``angle_key`` (radians).
+
+    Returns None when neither key is present.
+    """
+    if key in params:
+        return _number(params, key, where)
+    if angle_key in params:
+        return 0.5 * size / math.tan(0.5 * _number(params, angle_key, where))
+    return None
+
+
 def camera_from_params(params: dict, where: str, image_size=None) -> PinholeCamera:
     """Build the camera of a transforms.json (file keys merged with a frame's keys).
 
@@ -89,17 +101,11 @@ def camera_from_params(params: dict, where: str, image_size=None) -> PinholeCame
         width, height = image_size
     else:
         raise ValueError(f'{where}: no w/h and no image to read the size from')
-    if 'fl_x' in params:
-        fx = _number(params, 'fl_x', where)
-    elif 'camera_angle_x' in params:
-        fx = 0.5 * width / math.tan(0.5 * _number(params, 'camera_angle_x', where))
-    else:
+    fx = _focal(params, 'fl_x', 'camera_angle_x', width, where)
+    if fx is None:
         raise ValueError(f'{where}: needs fl_x or camera_angle_x')
-    if 'fl_y' in params:
-        fy = _number(params, 'fl_y', where)
-    elif 'camera_angle_y' in params:
-        fy = 0.5 * height / math.tan(0.5 * _number(params, 'camera_angle_y', where))
-    else:
+    fy = _focal(params, 'fl_y', 'camera_angle_y', height, where)
+    if fy is None:
         fy = fx
     cx = _number(params, 'cx', where) if 'cx' in params else width / 2.0
     cy = _number(params, 'cy', where) if 'cy' in params else height / 2.0

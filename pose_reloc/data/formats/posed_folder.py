@@ -14,15 +14,15 @@ One scene is one folder::
 
 A multi-scene root is a folder whose sub-folders are scenes. Time stamps are integer
 nanoseconds in file names and split files; ``poses.txt`` holds seconds with exactly nine
-decimals, converted without floating point (:func:`timestamp_ns_to_str`,
-:func:`timestamp_str_to_ns`), so the mapping is exact both ways.
+decimals, converted without floating point (:func:`pose_reloc.data.tum.timestamp_ns_to_str`,
+:func:`~pose_reloc.data.tum.timestamp_str_to_ns`), so the mapping is exact both ways;
+``poses.txt`` is read and written by :mod:`pose_reloc.data.tum`.
 
 The writer (:class:`PosedFolderWriter`, :func:`write_scene`) fills ``<out>.partial/`` and
 renames it to ``<out>`` only when it closes without error: a crash never leaves a folder
 that looks complete (``camera.yaml`` and ``poses.txt`` are written last).
 """
 
-import decimal
 import json
 import os
 from pathlib import Path
@@ -35,9 +35,11 @@ from tqdm import tqdm
 
 from pose_reloc.data.records import check_image_size, check_T_world_cam, Frame
 from pose_reloc.data.records import load_depth, load_image, QUAT_NORM_TOL, Scene
+from pose_reloc.data.tum import data_lines, read_tum_rows, timestamp_ns_to_str
+# timestamp_str_to_ns is re-exported: this module's public API names it (ARCHITECTURE.md).
+from pose_reloc.data.tum import timestamp_str_to_ns  # noqa: F401
+from pose_reloc.data.tum import write_tum_ns
 from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml, write_camera_yaml
-from pose_reloc.geometry.rotations import quat_normalize, quat_validate
-from pose_reloc.geometry.se3 import T_from_pos_quat, T_to_pos_quat
 
 #: split files read from ``splits/`` (``<name>.txt``).
 SPLIT_NAMES = ('train', 'val', 'test')
@@ -47,63 +49,6 @@ PARTIAL_SUFFIX = '.partial'
 
 #: the largest depth (metres) a uint16 millimetre PNG holds; deeper pixels become invalid.
 MAX_DEPTH_M = 65.535
-
-_NS_PER_S = 10 ** 9
-
-
-def timestamp_ns_to_str(timestamp_ns: int) -> str:
-    """Format integer nanoseconds as seconds with exactly nine decimals (no rounding error).
-
-    Args:
-        timestamp_ns: time stamp, integer nanoseconds (may be negative).
-
-    Returns:
-        e.g. ``'1700000000.000000001'`` for ``1700000000000000001``.
-    """
-    ns = int(timestamp_ns)
-    sign = '-' if ns < 0 else ''
-    seconds, frac = divmod(abs(ns), _NS_PER_S)
-    return f'{sign}{seconds}.{frac:09d}'
-
-
-def timestamp_str_to_ns(text: str, where: str) -> int:
-    """Parse a time stamp in seconds (decimal text) to integer nanoseconds, exactly.
-
-    The decimal text is converted without binary floating point; digits beyond the ninth
-    decimal are rounded to the nearest nanosecond (half to even), never truncated.
-
-    Args:
-        text: seconds, e.g. ``'1700000000.123456789'`` or ``'1.5e9'``.
-        where: source (``file:line``) named in the error.
-
-    Returns:
-        Integer nanoseconds.
-
-    Raises:
-        ValueError: naming ``where`` if ``text`` is not a finite number.
-    """
-    try:
-        value = decimal.Decimal(text.strip())
-    except decimal.InvalidOperation:
-        raise ValueError(f'{where}: time stamp {text!r} is not a number') from None
-    if not value.is_finite():
-        raise ValueError(f'{where}: time stamp {text!r} is not finite')
-    try:
-        scaled = (value * _NS_PER_S).quantize(decimal.Decimal(1),
-                                              rounding=decimal.ROUND_HALF_EVEN,
-                                              context=decimal.Context(prec=40))
-    except decimal.InvalidOperation:
-        raise ValueError(f'{where}: time stamp {text!r} is out of range') from None
-    return int(scaled)
-
-
-def _data_lines(path: Path):
-    """Yield ``(line_number, stripped_line)`` for non-empty, non-comment lines of a file."""
-    with open(path, 'r', encoding='utf-8') as stream:
-        for lineno, line in enumerate(stream, start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith('#'):
-                yield lineno, stripped
 
 
 def read_poses(path: Union[str, Path]) -> list:
@@ -118,31 +63,22 @@ def read_poses(path: Union[str, Path]) -> list:
     Raises:
         FileNotFoundError: the file is missing.
         ValueError: naming ``file:line`` for a row that does not have 8 numbers, a NaN/inf
-            value, a zero or non-unit quaternion (xyzw) or a repeated time stamp.
+            value, a zero or non-unit quaternion (xyzw, norm off by more than
+            ``QUAT_NORM_TOL``) or a repeated time stamp.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'{path}: poses file not found')
+    stamps_ns, poses, line_numbers = read_tum_rows(path, quat_tol=QUAT_NORM_TOL)
     rows = []
     seen = {}
-    for lineno, line in _data_lines(path):
+    for timestamp_ns, T_world_cam, lineno in zip(stamps_ns.tolist(), poses,
+                                                 line_numbers.tolist()):
         where = f'{path}:{lineno}'
-        fields = line.split()
-        if len(fields) != 8:
-            raise ValueError(f'{where}: expected 8 values "timestamp tx ty tz qx qy qz qw", '
-                             f'got {len(fields)}: {line!r}')
-        timestamp_ns = timestamp_str_to_ns(fields[0], where)
-        try:
-            values = np.array([float(v) for v in fields[1:]])
-        except ValueError:
-            raise ValueError(f'{where}: non-numeric value in {line!r}') from None
-        if not np.all(np.isfinite(values[:3])):
-            raise ValueError(f'{where}: position has NaN/inf: {values[:3].tolist()}')
-        q_xyzw = quat_validate(values[3:], where, tol=QUAT_NORM_TOL)
         if timestamp_ns in seen:
-            raise ValueError(f'{where}: time stamp {fields[0]} repeats line {seen[timestamp_ns]}')
+            raise ValueError(f'{where}: time stamp {timestamp_ns_to_str(timestamp_ns)} repeats '
+                             f'line {seen[timestamp_ns]}')
         seen[timestamp_ns] = lineno
-        T_world_cam = T_from_pos_quat(values[:3], quat_normalize(q_xyzw))
         rows.append((timestamp_ns, check_T_world_cam(T_world_cam, where), lineno))
     return rows
 
@@ -150,7 +86,7 @@ def read_poses(path: Union[str, Path]) -> list:
 def _read_timestamp_list(path: Path, known: dict) -> list:
     """Read one time stamp (integer ns) per line; each must be a key of ``known``."""
     stamps = []
-    for lineno, line in _data_lines(path):
+    for lineno, line in data_lines(path):
         where = f'{path}:{lineno}'
         try:
             timestamp_ns = int(line)
@@ -447,11 +383,6 @@ class PosedFolderWriter:
     def _finish(self):
         """Write the metadata files into the partial folder and rename it."""
         stamps = sorted(self._rows)
-        lines = ['# timestamp_s tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)']
-        for timestamp_ns in stamps:
-            t, q_xyzw = T_to_pos_quat(self._rows[timestamp_ns][0])
-            values = ' '.join(f'{v:.9f}' for v in t) + ' ' + ' '.join(f'{v:.12f}' for v in q_xyzw)
-            lines.append(f'{timestamp_ns_to_str(timestamp_ns)} {values}')
         splits = {name: [ts for ts in stamps if self._rows[ts][1] == name]
                   for name in SPLIT_NAMES}
         if any(splits.values()):
@@ -468,7 +399,8 @@ class PosedFolderWriter:
         info = {'name': self.scene_name, 'sequences': sequences, 'metadata': self.metadata}
         _write_text(self.partial_dir / 'scene.json', json.dumps(info, indent=1) + '\n')
         write_camera_yaml(self.partial_dir / 'camera.yaml', self.camera, self.scene_name)
-        _write_text(self.partial_dir / 'poses.txt', '\n'.join(lines) + '\n')
+        write_tum_ns(self.partial_dir / 'poses.txt', np.array(stamps, dtype=np.int64),
+                     np.stack([self._rows[ts][0] for ts in stamps]))
         if self.out_dir.exists():
             old = self.out_dir.with_name(f'{self.out_dir.name}.old-{os.getpid()}')
             self.out_dir.rename(old)

@@ -24,6 +24,7 @@ import numpy as np
 
 from pose_reloc.data.records import check_image_size, check_T_world_cam, Frame, Scene
 from pose_reloc.data.records import synthetic_timestamp_ns
+from pose_reloc.data.tum import data_lines
 from pose_reloc.geometry.camera import PinholeCamera
 
 #: default 7-Scenes colour intrinsics (640x480, fx = fy = 585, principal point at the centre).
@@ -71,22 +72,17 @@ def read_pose_file(path: Union[str, Path]) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f'{path}: pose file not found')
     rows = []
-    with open(path, 'r', encoding='utf-8') as stream:
-        for lineno, line in enumerate(stream, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            try:
-                values = [float(v) for v in fields]
-            except ValueError:
-                raise ValueError(f'{path}:{lineno}: non-numeric value in {line.strip()!r}') \
-                    from None
-            if len(values) != 4:
-                raise ValueError(f'{path}:{lineno}: expected 4 numbers per row, got '
-                                 f'{len(values)}: {line.strip()!r}')
-            if not all(np.isfinite(values)):
-                raise ValueError(f'{path}:{lineno}: NaN/inf in pose row {values}')
-            rows.append(values)
+    for lineno, line in data_lines(path):
+        try:
+            values = [float(v) for v in line.split()]
+        except ValueError:
+            raise ValueError(f'{path}:{lineno}: non-numeric value in {line!r}') from None
+        if len(values) != 4:
+            raise ValueError(f'{path}:{lineno}: expected 4 numbers per row, got '
+                             f'{len(values)}: {line!r}')
+        if not all(np.isfinite(values)):
+            raise ValueError(f'{path}:{lineno}: NaN/inf in pose row {values}')
+        rows.append(values)
     if len(rows) != 4:
         raise ValueError(f'{path}: expected 4 rows of a 4x4 matrix, got {len(rows)}')
     return check_T_world_cam(rows, str(path))
@@ -95,19 +91,15 @@ def read_pose_file(path: Union[str, Path]) -> np.ndarray:
 def _read_split_file(path: Path, sequences: dict) -> list:
     """Return the sequence numbers listed in a TrainSplit/TestSplit file."""
     numbers = []
-    with open(path, 'r', encoding='utf-8') as stream:
-        for lineno, line in enumerate(stream, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            match = _SPLIT_LINE.match(text)
-            if not match:
-                raise ValueError(f'{path}:{lineno}: expected "sequenceN", got {text!r}')
-            number = int(match.group(1))
-            if number not in sequences:
-                raise FileNotFoundError(f'{path}:{lineno}: {text} is listed but folder '
-                                        f'seq-{number:02d} is missing')
-            numbers.append(number)
+    for lineno, text in data_lines(path):
+        match = _SPLIT_LINE.match(text)
+        if not match:
+            raise ValueError(f'{path}:{lineno}: expected "sequenceN", got {text!r}')
+        number = int(match.group(1))
+        if number not in sequences:
+            raise FileNotFoundError(f'{path}:{lineno}: {text} is listed but folder '
+                                    f'seq-{number:02d} is missing')
+        numbers.append(number)
     return numbers
 
 

@@ -17,6 +17,7 @@ the same scenes and poses.
 """
 
 import json
+import os
 from pathlib import Path
 import shutil
 import sys
@@ -44,7 +45,17 @@ RANDOM_VIEWS_SEQUENCE = 'views'
 
 
 def make_camera(preset: SynthPreset, size: Tuple[int, int]) -> PinholeCamera:
-    """Return the dataset camera of a preset at an image size ``(width, height)``."""
+    """Return the dataset camera of a preset at an image size.
+
+    Args:
+        preset: the generator preset (its ``camera`` section: horizontal field of view,
+            principal-point offset in pixels at 320 px width, distortion).
+        size: ``(width, height)`` in pixels, at least 8x8.
+
+    Returns:
+        PinholeCamera with ``fx = fy`` from the field of view and the principal point at
+        the image centre ``((W - 1) / 2, (H - 1) / 2)`` plus the scaled offset.
+    """
     width, height = int(size[0]), int(size[1])
     if width < 8 or height < 8:
         raise ValueError(f'image size must be at least 8x8, got {width}x{height}')
@@ -63,6 +74,11 @@ def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0) -> li
     ``frames`` is split over ``preset.path.sequences`` trajectories (``seq-01``, ...); the
     last ``test_sequences`` are the test split. ``random_views`` adds a ``views`` sequence
     (train split) of independent random poses.
+
+    Args:
+        preset: the generator preset (``path.sequences``, ``path.test_sequences``).
+        frames: trajectory frames of the scene (>= the number of sequences).
+        random_views: frames of the extra ``views`` sequence (0 = none).
 
     Returns:
         list of dicts ``{name, split, kind ('trajectory'|'random_views'), frames}``.
@@ -98,6 +114,11 @@ def _sequence(scene: SyntheticScene, preset: SynthPreset, camera: PinholeCamera,
         return [start + i * step for i in range(len(poses))], poses, None
     traj = paths.trajectory(scene, preset.path, camera, item['frames'], rng)
     stamps = [start + int(round(t * 1e9)) for t in traj.times_s]
+    if stamps and stamps[-1] - start >= SEQUENCE_SPACING_NS:
+        raise ValueError(f'preset {preset.name}: sequence {item["name"]} lasts '
+                         f'{(stamps[-1] - start) * 1e-9:.1f} s, longer than the '
+                         f'{SEQUENCE_SPACING_NS * 1e-9:.0f} s between sequence starts (its time '
+                         f'stamps would run into the next sequence); use fewer frames')
     return stamps, traj.poses, traj
 
 
@@ -134,6 +155,12 @@ def scene_of(scene_dir: Union[str, Path]) -> SyntheticScene:
 
     Useful to check a dataset against the analytic geometry (``surface_distance``) or to
     render new views of the same scene.
+
+    Args:
+        scene_dir: a scene folder written by :func:`generate_scene`.
+
+    Returns:
+        The SyntheticScene (layout, textures, world frame) it was rendered from.
 
     Raises:
         FileNotFoundError: the folder has no scene.json.
@@ -268,6 +295,10 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
         raise
     bar.close()
     if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
+        old = out.with_name(f'{out.name}.old-{os.getpid()}')
+        out.rename(old)
+        partial.rename(out)
+        shutil.rmtree(old)
+    else:
+        partial.rename(out)
     return out
