@@ -58,12 +58,24 @@ METHODS = {
 TOPIC = '/bench/image_raw'
 
 
-def _train(work: Path, scene: Path) -> dict:
+def _train(work: Path, scene: Path, methods) -> dict:
     bundles = {}
-    for method, (preset, overrides) in METHODS.items():
+    for method in methods:
+        preset, overrides = METHODS[method]
         bundles[method] = train_main(method, preset, scene, work / f'bundle_{method}',
                                      overrides + ['run.device=cpu'])
     return bundles
+
+
+def _image_with_a_pose(bundle: Path, frames) -> np.ndarray:
+    """Return the first training image the model localizes (SCR's PnP can refuse some)."""
+    from pose_reloc.inference import load_localizer
+    localizer = load_localizer(bundle, device='cpu')
+    for frame in frames:
+        image = load_image(frame)
+        if localizer.localize(image).ok:
+            return image
+    raise RuntimeError(f'{bundle} localizes none of the {len(frames)} training images')
 
 
 def _timed_localize(localizer, image: np.ndarray) -> float:
@@ -169,6 +181,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeats', type=int, default=30)
     parser.add_argument('--sustain-s', type=float, default=5.0)
+    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
     parser.add_argument('--out', type=Path,
                         default=ROOT / 'benchmarks' / 'results' / 'bench_ros_latency.json')
     args = parser.parse_args(argv)
@@ -176,9 +189,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         scene = generate_scene(work / 'scene', 'tiny', seed=0, frames=60, size=(320, 240))
-        bundles = _train(work, scene)
-        base = load_image(read_scene(scene).frames[0])
+        bundles = _train(work, scene, args.methods)
         for method, bundle in bundles.items():
+            base = _image_with_a_pose(bundle, read_scene(scene).frames)
             for width, height in SIZES:
                 image = cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR)
                 log = work / f'node_{method}_{width}.log'
