@@ -118,4 +118,4 @@ def test_reprojection_loss_is_zero_at_the_truth_and_falls_back_when_behind():
     loss, _ = reprojection_loss(shifted, batch, cfg, 2.0)
     error_px = 30.0 * 0.5 / 2.0
     assert loss.item() == pytest.approx(np.sqrt(5.0 * error_px) / 8, rel=0.05)
-    assert float(coordinate_loss(pred, batch['coords'], batch['valid'])) < 1e-5
+    assert coordinate_loss(pred, batch['coords'], batch['valid']).item() < 1e-5

@@ -93,8 +93,8 @@ class PnPConfig:
     classic choice), was picked with ``benchmarks/bench_pnp.py``: after LM refinement every
     configuration that finds the inliers is equally accurate, but at 85% outliers classic
     RANSAC with EPnP / SQPnP fails within 1000 iterations while the USAC flavours succeed on
-    95% of the problems in 5-15 ms (classic: 20-50 ms at 70-85% outliers); MAGSAC had the
-    lowest p95 error at 50-70% outliers and is the least threshold-sensitive. See
+    94-98% of the problems in 11-17 ms (classic: 30-125 ms at 70-85% outliers); MAGSAC had
+    the lowest p95 error at 50-70% outliers and is the least threshold-sensitive. See
     ``docs/results/scr.md``.
     """
 
