@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from pose_reloc.commands.info import dataset_info, format_info
 from pose_reloc.data.formats import write_scene
+from pose_reloc.data.info import dataset_info, format_info
 from pose_reloc.data.selfcheck import make_cambridge_fixture, selfcheck
 from pose_reloc.geometry.camera import PinholeCamera
 

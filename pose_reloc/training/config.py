@@ -112,12 +112,15 @@ class RunConfig:
         device: ``auto`` (cuda if available), ``cpu`` or ``cuda[:N]``.
         checkpoint_every: save a checkpoint every this many epochs (always at the end).
         progress: show tqdm progress bars.
+        threads: CPU threads for torch (``torch.set_num_threads``); 0 keeps torch's default.
+            On a small shared CPU one thread is often faster than two.
     """
 
     seed: int = 0
     device: str = 'auto'
     checkpoint_every: int = 1
     progress: bool = True
+    threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,10 @@ def fit(model: nn.Module, train_loader: Iterable, step_fn: StepFn, cfg: TrainCon
             or the loss becomes NaN/inf (naming the epoch and step).
     """
     device = device or pick_device(cfg.run.device)
+    if cfg.run.threads < 0:
+        raise ValueError(f'run.threads must be >= 0, got {cfg.run.threads}')
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = work_dir / CHECKPOINT_NAME

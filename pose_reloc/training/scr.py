@@ -156,7 +156,7 @@ def _resize_frame(frame, size: Tuple[int, int]):
     if frame.depth_path is not None:
         depth = load_depth(frame)
         if depth.shape != (height, width):
-            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
+            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     return image, depth, camera
 
 
