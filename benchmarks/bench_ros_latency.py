@@ -191,7 +191,12 @@ def main(argv=None) -> int:
         scene = generate_scene(work / 'scene', 'tiny', seed=0, frames=60, size=(320, 240))
         bundles = _train(work, scene, args.methods)
         for method, bundle in bundles.items():
-            base = _image_with_a_pose(bundle, read_scene(scene).frames)
+            try:
+                base = _image_with_a_pose(bundle, read_scene(scene).frames)
+            except RuntimeError as exc:
+                rows.append({'method': method, 'error': str(exc)})
+                print(f'{method}: FAILED: {exc}', flush=True)
+                continue
             for width, height in SIZES:
                 image = cv2.resize(base, (width, height), interpolation=cv2.INTER_LINEAR)
                 log = work / f'node_{method}_{width}.log'
@@ -212,7 +217,8 @@ def main(argv=None) -> int:
                        'overhead_ratio': e2e['median_ms'] / bare['median_ms'],
                        'overhead_ms': e2e['median_ms'] - bare['median_ms'],
                        **{k: e2e[k] for k in ('sustained_input_hz', 'sustained_pose_hz',
-                                              'node_frames_received', 'node_dropped_frames',
+                                              'sustained_sent', 'node_frames_received',
+                                              'node_dropped_frames',
                                               'node_latency_ms')}}
                 rows.append(row)
                 print(f'{method} {width}x{height}: bare {bare["median_ms"]:.1f} ms, '

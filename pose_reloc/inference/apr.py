@@ -5,7 +5,9 @@
 The image is resized and centre-cropped as in training, normalized with the bundle's
 mean/std, and regressed in one forward pass. The covariance comes from MC dropout
 (Bayesian PoseNet): the encoder runs once, the dropout + heads ``mc_samples`` times, and
-the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2). MSPN picks the head of
+the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2), scaled by the bundle's
+``covariance_calibration`` (``inference.calibration``; absent = 1) and then by the
+``covariance_scale`` option. MSPN picks the head of
 the predicted scene (``confidence`` = its softmax probability) unless a scene is given.
 """
 
@@ -22,6 +24,7 @@ from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
 from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
@@ -61,7 +64,7 @@ class APRLocalizer:
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         mc_samples: MC-dropout samples for the covariance (default: the bundle's;
             0 = no covariance).
-        covariance_scale: multiply the MC-dropout covariance by this (calibration).
+        covariance_scale: multiply the (calibrated) MC-dropout covariance by this.
         seed: seed of the MC-dropout masks (repeatable covariances).
     """
 
@@ -93,6 +96,11 @@ class APRLocalizer:
         if self.mc_samples < 0 or self.mc_samples == 1:
             raise ValueError(f'mc_samples must be 0 or >= 2, got {self.mc_samples}')
         self.covariance_scale = float(covariance_scale)
+        try:
+            #: the bundle's ``CovarianceCalibration`` (None = scales 1).
+            self.covariance_calibration = read_calibration(self.config, str(bundle_path))
+        except ValueError as exc:
+            raise BundleError(str(exc)) from exc
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
 
     def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
@@ -195,7 +203,10 @@ class APRLocalizer:
             torch.set_rng_state(state)
             self.model.eval()
         stats = pose_mean_and_covariance(t, q)
-        return stats['covariance'] * self.covariance_scale, stats['t'][None], stats['q'][None]
+        covariance = stats['covariance']
+        if self.covariance_calibration is not None:
+            covariance = self.covariance_calibration.apply(covariance)
+        return covariance * self.covariance_scale, stats['t'][None], stats['q'][None]
 
 
 def _factory(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):

@@ -10,7 +10,8 @@
      "scenes": [{"name", "translation_mean", "translation_scale", "coord_mean", "camera"}],
      "input": {"height", "width", "mean", "std"},
      "pose_convention": "T_world_cam, opencv-optical, quat xyzw",
-     "training": {...the TrainConfig and run facts...}}
+     "training": {...the TrainConfig and run facts...},
+     "covariance_calibration": {...optional, see inference.calibration...}}
 
 Tensors are stored with safetensors, so reading a bundle never executes code. Pickle
 files (``torch.save`` output: ``.pt``/``.pth``, zip or pickle magic bytes) are refused
@@ -184,6 +185,39 @@ def read_bundle_config(path: Union[str, Path]) -> Dict[str, Any]:
     if not isinstance(config['architecture'], dict) or 'name' not in config['architecture']:
         raise BundleError(f'{config_path}: "architecture" must be a mapping with a "name"')
     return config
+
+
+def update_bundle_config(path: Union[str, Path], updates: Mapping[str, Any]) -> Path:
+    """Set top-level keys of an existing bundle's ``config.json`` (atomic rewrite).
+
+    Args:
+        path: the bundle directory.
+        updates: JSON-ready top-level keys to set (e.g. ``covariance_calibration``);
+            the keys written by :func:`save_bundle` itself are refused.
+
+    Returns:
+        The bundle path.
+
+    Raises:
+        BundleError: for a missing/foreign bundle, a reserved key or non-JSON values.
+    """
+    path = Path(path)
+    config = read_bundle_config(path)
+    reserved = {'format', 'format_version', 'package_version', 'method', 'architecture',
+                'pose_convention'}
+    bad = sorted(set(updates) & reserved)
+    if bad:
+        raise BundleError(f'bundle {path}: keys {bad} are reserved')
+    config.update(updates)
+    try:
+        text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f'bundle {path}: config is not JSON-serializable: {exc}') from exc
+    tmp = path / (CONFIG_NAME + '.tmp')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text + '\n')
+    os.replace(tmp, path / CONFIG_NAME)
+    return path
 
 
 def load_state_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],

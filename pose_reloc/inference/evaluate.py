@@ -19,7 +19,8 @@ The report (``evaluate(...)``, ``pose-reloc eval --json``) has stable keys:
   models without an oracle scene; else absent);
 - ``covariance``: calibration of the reported covariances (when given): fraction of frames
   whose translation / rotation / full 6-D error lies inside the 2-sigma region
-  (chi-square 95.45 % quantile), ``expected`` = 0.9545;
+  (chi-square 95.45 % quantile), ``expected`` = 0.9545; the covariances are those the
+  localizer returns, i.e. scaled by the bundle's ``covariance_calibration`` when it has one;
 - ``per_scene``: ``{scene: {...the same keys...}}``;
 - ``method``, ``bundle``, ``data_root``, ``split``, ``oracle_scene``, ``device``,
   ``per_frame`` (one dict per frame, when ``include_frames``).
@@ -39,11 +40,10 @@ from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, load_image
 from pose_reloc.data.tum import write_tum
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
+from pose_reloc.inference.calibration import CHI2_2SIGMA, pose_error_6d
 
 LOG = logging.getLogger(__name__)
 
-#: chi-square quantiles of the 2-sigma (95.45 %) region for 3 and 6 degrees of freedom.
-CHI2_2SIGMA = {3: 8.0249, 6: 12.8489}
 TWO_SIGMA_MASS = 0.9545
 
 
@@ -216,10 +216,7 @@ def _frame_row(frame: Frame, scene_name: str, query_scene: Optional[str], est: A
 
 
 def _coverage(T_est: np.ndarray, T_gt: np.ndarray, cov_66: np.ndarray) -> Dict[str, Any]:
-    from scipy.spatial.transform import Rotation
-    err_t = T_est[:3, 3] - T_gt[:3, 3]
-    err_r = Rotation.from_matrix(T_est[:3, :3] @ T_gt[:3, :3].T).as_rotvec()
-    err = np.concatenate([err_t, err_r])
+    err = pose_error_6d(T_est, T_gt)
     out = {}
     for name, sl, dof in (('t', slice(0, 3), 3), ('r', slice(3, 6), 3), ('pose', slice(0, 6), 6)):
         block = cov_66[sl, sl]

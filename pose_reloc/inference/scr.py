@@ -8,7 +8,9 @@ resolution (aspect kept, sides rounded to multiples of 8) and scales the camera 
 the stride-8 cells (``models.scr.cell_centres``: pixel ``8j + 3.5``), and solves the pose
 with ``geometry.pnp.solve_pnp_ransac`` in that resized camera (distortion is kept: the
 resized camera has the same coefficients and the cell centres are undistorted before PnP).
-The pose, covariance, inliers and the stage timings go into a ``PoseEstimate``; when PnP
+The PnP covariance is scaled by the bundle's ``covariance_calibration``
+(``inference.calibration``; absent = 1). The pose, covariance, inliers and the stage timings
+go into a ``PoseEstimate``; when PnP
 falls below the thresholds the estimate has ``ok=False`` and the PnP failure reason.
 """
 
@@ -25,7 +27,8 @@ from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import load_state_strict, read_bundle
+from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
 #: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
@@ -47,6 +50,7 @@ class SCRLocalizer:
         scenes: the one scene name.
         camera: training camera at the original resolution.
         pnp: the ``PnPConfig`` in use.
+        covariance_calibration: the bundle's ``CovarianceCalibration`` (None = scales 1).
         bundle_path: where the model came from.
         device: torch device.
 
@@ -79,6 +83,10 @@ class SCRLocalizer:
             raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
                              f'{sorted(fields)}')
         self.pnp = PnPConfig(**{**config.get('pnp', {}), **pnp_options})
+        try:
+            self.covariance_calibration = read_calibration(config, str(bundle_path))
+        except ValueError as exc:
+            raise BundleError(str(exc)) from exc
 
     def _camera_for(self, image_rgb_hw3: np.ndarray,
                     camera: Optional[PinholeCamera]) -> PinholeCamera:
@@ -142,8 +150,11 @@ class SCRLocalizer:
                   'correspondences': int(len(points)),
                   'reprojection_error_px': result.reprojection_error_px,
                   'inlier_points': points[result.inliers]}
+        covariance = result.covariance
+        if covariance is not None and self.covariance_calibration is not None:
+            covariance = self.covariance_calibration.apply(covariance)
         return PoseEstimate(ok=result.ok, T_world_cam=result.T_world_cam,
-                            covariance=result.covariance,
+                            covariance=covariance,
                             confidence=float(result.inlier_ratio), scene=self.scenes[0],
                             failure=result.failure, timings_ms=timings, extras=extras)
 

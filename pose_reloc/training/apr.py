@@ -29,6 +29,7 @@ from pose_reloc.data.records import Frame, load_image, Scene
 from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.rotations import matrix_to_quat
 from pose_reloc.inference.bundle import read_bundle, save_bundle
+from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
@@ -539,7 +540,8 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }
-    return save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
+    bundle = save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
+    return calibrate_after_training(bundle, data_root, cfg)
 
 
 def _single_norm(data: PreparedData, norm: SceneNorm) -> PreparedData:

@@ -51,6 +51,13 @@ class DataConfig:
         train_split: split name used for training.
         val_split: split name used for validation each epoch.
         val_frames: at most this many validation frames per scene (0 = all).
+        calibration_split: split whose frames calibrate the pose covariance at the end of
+            training (``inference.calibration``; stored as the bundle's
+            ``covariance_calibration``); '' = no calibration (scale 1). Must differ from
+            ``train_split``; use frames you do not evaluate on (e.g. ``val`` when the
+            test split is ``val_split``).
+        calibration_frames: at most this many calibration frames per scene, evenly
+            spaced (0 = all).
         brightness: photometric jitter amplitude (0 = off), relative.
         contrast: photometric jitter amplitude (0 = off), relative.
         saturation: photometric jitter amplitude (0 = off), relative.
@@ -68,6 +75,8 @@ class DataConfig:
     train_split: str = 'train'
     val_split: str = 'test'
     val_frames: int = 0
+    calibration_split: str = ''
+    calibration_frames: int = 100
     brightness: float = 0.0
     contrast: float = 0.0
     saturation: float = 0.0

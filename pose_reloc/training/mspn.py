@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from pose_reloc.geometry.camera import camera_from_ros_yaml
 from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
+from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
@@ -174,7 +175,8 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                        'total': sum(p.numel() for p in model.parameters())},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }
-    return save_bundle(out_bundle, 'mspn', model.architecture, model.state_dict(), meta)
+    bundle = save_bundle(out_bundle, 'mspn', model.architecture, model.state_dict(), meta)
+    return calibrate_after_training(bundle, data_root, cfg)
 
 
 register_model_config('mspn', MSPNModelConfig)

@@ -381,6 +381,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         ValueError: for a multi-scene root without a choice, frames without depth, bad sizes.
     """
     from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
+    from pose_reloc.inference.calibration import calibrate_after_training
     model_cfg: SCRModelConfig = cfg.model
     data_root, out_bundle = Path(data_root), Path(out_bundle)
     t_start = time.monotonic()
@@ -471,7 +472,8 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                      'elapsed_s': time.monotonic() - t_start,
                      'history': [_json_row(row) for row in history]},
     }
-    return save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
+    bundle = save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
+    return calibrate_after_training(bundle, data_root, cfg)
 
 
 def _json_row(row: Dict[str, Any]) -> Dict[str, Any]:
