@@ -43,10 +43,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pose_reloc.commands.train import train_main  # noqa: E402
 from pose_reloc.data.formats.posed_folder import read_scene  # noqa: E402
 from pose_reloc.data.records import load_image  # noqa: E402
 from pose_reloc.data.synthetic.generate import generate_scene  # noqa: E402
+from pose_reloc.training.registry import train_from_preset  # noqa: E402
 
 SIZES = ((320, 240), (640, 480))
 #: preset and overrides per method: APR needs no accuracy to be timed (one epoch); SCR must
@@ -62,8 +62,8 @@ def _train(work: Path, scene: Path, methods) -> dict:
     bundles = {}
     for method in methods:
         preset, overrides = METHODS[method]
-        bundles[method] = train_main(method, preset, scene, work / f'bundle_{method}',
-                                     overrides + ['run.device=cpu'])
+        bundles[method] = train_from_preset(method, preset, scene, work / f'bundle_{method}',
+                                            overrides + ['run.device=cpu'])
     return bundles
 
 

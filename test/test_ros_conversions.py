@@ -136,6 +136,21 @@ def test_camera_info_round_trip_keeps_distortion():
         conv.camera_info_to_camera(info)
 
 
+@pytest.mark.parametrize('model, coeffs, ros_name', [
+    ('plumb_bob', (0.1, -0.05, 0.001, 0.002, 0.01, 0.003, -0.002, 0.001), 'rational_polynomial'),
+    ('equidistant', (0.1, -0.02, 0.003, -0.001), 'equidistant'),
+    ('none', (), 'plumb_bob'),
+])
+def test_camera_info_distortion_model_names(model, coeffs, ros_name):
+    cam = PinholeCamera(64, 48, 50.0, 51.0, 31.5, 23.5, model, coeffs)
+    info = conv.camera_to_camera_info(cam)
+    assert info.distortion_model == ros_name
+    assert conv.camera_info_to_camera(info) == cam
+    if model == 'equidistant':
+        info.distortion_model = 'fisheye'
+        assert conv.camera_info_to_camera(info) == cam
+
+
 def test_covariance_helpers():
     cov = np.diag([0.01, 0.01, 0.01, 0.001, 0.001, 0.001])
     moved = covariance_through_lever(cov, np.array([1.0, 0.0, 0.0]))

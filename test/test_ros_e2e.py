@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pose_reloc.commands.train import train_main
 from pose_reloc.data.formats.posed_folder import read_scene
 from pose_reloc.data.synthetic.generate import generate_scene
 from pose_reloc.ros.bag_eval import live_bag_eval
 from pose_reloc.ros.bag_export import export_bag
 from pose_reloc.ros.extract import extract_bag
 from pose_reloc.ros.reloc_node import _tf_message_type
+from pose_reloc.training.registry import train_from_preset
 
 TRAIN_OVERRIDES = ['model.backbone=tiny', 'model.pretrained=none', 'optim.epochs=50',
                    'optim.max_minutes=2', 'optim.lr=3e-3', 'data.height=48', 'data.width=64',
@@ -37,7 +37,7 @@ def world(tmp_path_factory):
     report = extract_bag(bag, tmp / 'data' / 'tiny_0', '/camera/image_raw',
                          camera_info_topic='/camera/camera_info', tf_parent='map', every=2,
                          split='train', progress=False)
-    bundle = train_main('apr', 'posenet-cpu', tmp / 'data', tmp / 'bundle', TRAIN_OVERRIDES)
+    bundle = train_from_preset('apr', 'posenet-cpu', tmp / 'data', tmp / 'bundle', TRAIN_OVERRIDES)
     return {'tmp': tmp, 'scene': Path(scene), 'bag': bag, 'extract': report,
             'bundle': bundle}
 

@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
           'tf_child': args.tf_child, 'camera': args.camera}
     info = args.camera_info_topic or None
     if args.live:
-        import rclpy  # noqa: F401  (fail early when ROS is missing)
         params = dict(args.param)
         params.setdefault('device', args.device)
         report = bag_eval.live_bag_eval(args.bundle, args.bag, args.out, args.image_topic,

@@ -27,16 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pose-reloc replay``; prints the report JSON."""
-    import rclpy
+    from pose_reloc.ros.replay import replay_bag_standalone
 
-    from pose_reloc.ros.replay import replay_bag
-
-    rclpy.init()
-    try:
-        report = replay_bag(args.bag, rate=args.rate, clock=args.clock, topics=args.topics,
-                            wait_for=args.wait_for, wait_timeout_s=args.wait_timeout,
-                            publish_log=args.publish_log, progress=not args.no_progress)
-    finally:
-        rclpy.try_shutdown()
+    report = replay_bag_standalone(args.bag, rate=args.rate, clock=args.clock,
+                                   topics=args.topics, wait_for=args.wait_for,
+                                   wait_timeout_s=args.wait_timeout,
+                                   publish_log=args.publish_log,
+                                   progress=not args.no_progress)
     print(json.dumps(report, indent=2))
     return 0

@@ -4,7 +4,8 @@
 
 import argparse
 from pathlib import Path
-from typing import Optional, Sequence
+
+from pose_reloc.training.registry import train_from_preset
 
 HELP = 'train a relocalization model (apr, mspn, scr, ...) and write a model bundle'
 
@@ -29,27 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='auto, cpu, cuda or cuda:N (default: the preset run.device)')
 
 
-def train_main(method: str, config: str, data: Path, out: Path,
-               overrides: Sequence[str] = (), resume: bool = False,
-               init: Optional[Path] = None, device: Optional[str] = None) -> Path:
-    """Load the preset, apply overrides and run the method's trainer.
-
-    Returns:
-        The written bundle directory.
-    """
-    from pose_reloc.training.config import load_preset
-    from pose_reloc.training.registry import get_trainer
-
-    overrides = list(overrides)
-    if device:
-        overrides.append(f'run.device={device}')
-    cfg = load_preset(config, overrides, method=method)
-    return get_trainer(method)(cfg, Path(data), Path(out), resume=resume, init_bundle=init)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``pose-reloc train``; prints the bundle path."""
-    path = train_main(args.method, args.config, args.data, args.out, args.overrides,
-                      args.resume, args.init, args.device)
+    path = train_from_preset(args.method, args.config, args.data, args.out, args.overrides,
+                             args.resume, args.init, args.device)
     print(path)
     return 0

@@ -265,7 +265,8 @@ def _check_rgb(image) -> np.ndarray:
 def camera_info_to_camera(msg):
     """Return the ``PinholeCamera`` of a ``sensor_msgs/CameraInfo`` (K, D and model kept).
 
-    ``rational_polynomial`` (8 coefficients) maps to OpenCV's 8-coefficient ``plumb_bob``.
+    ``rational_polynomial`` (8 coefficients) maps to OpenCV's 8-coefficient ``plumb_bob``,
+    ``fisheye`` (the name some drivers use) to ``equidistant``.
 
     Raises:
         ValueError: zero size, a K matrix without positive focal lengths, or a distortion
@@ -281,8 +282,7 @@ def camera_info_to_camera(msg):
         raise ValueError(f'camera_info K is not a valid intrinsic matrix: {k.tolist()}')
     d = tuple(float(v) for v in np.asarray(msg.d if hasattr(msg, 'd') else msg.D).ravel())
     model = str(msg.distortion_model or '') or ('plumb_bob' if any(d) else 'none')
-    if model == 'rational_polynomial':
-        model = 'plumb_bob'
+    model = {'rational_polynomial': 'plumb_bob', 'fisheye': 'equidistant'}.get(model, model)
     return PinholeCamera(width=width, height=height, fx=float(k[0]), fy=float(k[4]),
                          cx=float(k[2]), cy=float(k[5]), distortion_model=model,
                          distortion=d if any(d) else ())
@@ -291,13 +291,14 @@ def camera_info_to_camera(msg):
 def camera_to_camera_info(camera, timestamp_ns: int = 0, frame_id: str = ''):
     """Build a ``sensor_msgs.msg.CameraInfo`` from a ``PinholeCamera``."""
     from sensor_msgs.msg import CameraInfo
+
+    from pose_reloc.geometry.camera import ros_distortion
     msg = CameraInfo()
     msg.header.stamp = ns_to_stamp(timestamp_ns)
     msg.header.frame_id = frame_id
     msg.width, msg.height = int(camera.width), int(camera.height)
-    msg.distortion_model = ('plumb_bob' if camera.distortion_model == 'none'
-                            else camera.distortion_model)
-    msg.d = [float(v) for v in camera.distortion] or [0.0] * 5
+    msg.distortion_model, coeffs = ros_distortion(camera)
+    msg.d = [float(v) for v in coeffs]
     msg.k = [float(camera.fx), 0.0, float(camera.cx), 0.0, float(camera.fy),
              float(camera.cy), 0.0, 0.0, 1.0]
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]

@@ -56,7 +56,7 @@ def run_demo(out_dir, quick: bool = False, progress: bool = True) -> Dict[str, A
         FileExistsError: ``out_dir`` exists.
 
     """
-    from pose_reloc.commands.train import train_main
+    from pose_reloc.training.registry import train_from_preset
     from pose_reloc.data.formats.posed_folder import read_scene
     from pose_reloc.data.synthetic.generate import generate_scene
     from pose_reloc.geometry.metrics import summarize
@@ -82,8 +82,8 @@ def run_demo(out_dir, quick: bool = False, progress: bool = True) -> Dict[str, A
                 split='train', progress=progress)
     timings['extract'] = time.monotonic() - t0
     t0 = time.monotonic()
-    bundle = train_main('apr', 'posenet-cpu', out / 'data', out / 'bundle',
-                        mode['train'] + ['run.device=cpu'])
+    bundle = train_from_preset('apr', 'posenet-cpu', out / 'data', out / 'bundle',
+                               mode['train'] + ['run.device=cpu'])
     timings['train'] = time.monotonic() - t0
     t0 = time.monotonic()
     live = live_bag_eval(bundle, bag, out / 'live', image_topic='/camera/image_raw',

@@ -194,6 +194,17 @@ def _header_stamp_ns(raw: bytes) -> int:
     return sec * 1_000_000_000 + nanosec
 
 
+def replay_bag_standalone(bag, **kwargs) -> dict:
+    """Initialize rclpy, run :func:`replay_bag` (same keyword arguments), shut rclpy down."""
+    import rclpy
+
+    rclpy.init()
+    try:
+        return replay_bag(bag, **kwargs)
+    finally:
+        rclpy.try_shutdown()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``pose-reloc replay`` as a module: ``python -m pose_reloc.ros.replay BAG ...``."""
     from pose_reloc.cli import main as cli_main
