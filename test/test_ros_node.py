@@ -214,8 +214,10 @@ def test_parameters_are_validated(graph):
     assert not bad_mode.successful and 'map_to_camera' in bad_mode.reason
     empty = set_param('map_frame', ParameterType.PARAMETER_STRING, string_value='')
     assert not empty.successful and 'map_frame' in empty.reason
-    too_high = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=2.0)
-    assert not too_high.successful
+    negative = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=-0.5)
+    assert not negative.successful and 'min_confidence' in negative.reason
+    nan = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=float('nan'))
+    assert not nan.successful
     ok = set_param('min_confidence', ParameterType.PARAMETER_DOUBLE, double_value=0.5)
     assert ok.successful
 
@@ -291,3 +293,180 @@ def test_map_to_odom_composes_with_odometry_at_the_image_time(tmp_path):
         rec.close()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _start_double(tmp_path, node_name: str, *ros_args: str):
+    """Start the node with the double as ``node_name``; return (process, log path)."""
+    script = tmp_path / 'node_with_double.py'
+    script.write_text(DOUBLE)
+    log = tmp_path / f'{node_name}.log'
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), '--ros-args', '-r', f'__node:={node_name}',
+             '-p', 'log_throttle_s:=0.0', *ros_args],
+            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def _stop(proc) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _stamps(rec, topic):
+    return [stamp_to_ns(m.header.stamp) for _, m in rec.messages[topic]]
+
+
+def test_compressed_jpeg_images_give_poses_with_the_image_stamp(tmp_path):
+    from sensor_msgs.msg import CompressedImage
+    from pose_reloc.ros.conversions import rgb_to_compressed
+    proc, log = _start_double(tmp_path, 'jpeg_node', '-p', 'image_transport:=compressed',
+                              '-r', 'image/compressed:=/jpeg_cam/image/compressed')
+    rec = Recorder({'/jpeg_node/pose': (PoseWithCovarianceStamped, POSE_QOS),
+                    '/jpeg_node/pose_stamped': (PoseStamped, 10)}, node_name='jpeg_observer')
+    try:
+        pub = rec.publisher(CompressedImage, '/jpeg_cam/image/compressed', 10)
+        assert rec.spin_until(lambda: pub.get_subscription_count() > 0, 30), log.read_text()
+
+        def jpeg(value, stamp_ns):
+            msg = rgb_to_compressed(np.full((24, 32, 3), value, np.uint8), stamp_ns,
+                                    'cam_optical', 'jpeg')
+            assert msg.format == 'jpeg' and bytes(msg.data[:2]) == b'\xff\xd8'
+            return msg
+
+        for _ in range(40):  # until the best-effort reader has matched the publisher
+            pub.publish(jpeg(30, 1_000))
+            if rec.spin_until(lambda: rec.count('/jpeg_node/pose') > 0, 0.5):
+                break
+        assert rec.count('/jpeg_node/pose') > 0, log.read_text()
+        stamp = 1_700_000_001_987_654_321
+        pub.publish(jpeg(64, stamp))
+        assert rec.spin_until(lambda: stamp in _stamps(rec, '/jpeg_node/pose')
+                              and stamp in _stamps(rec, '/jpeg_node/pose_stamped'), 10), \
+            log.read_text()
+        pose = [m for _, m in rec.messages['/jpeg_node/pose']
+                if stamp_to_ns(m.header.stamp) == stamp][0]
+        assert pose.header.frame_id == 'map'
+        # the double reads the decoded first pixel: jpeg keeps a flat grey within 1 level
+        assert msg_to_T(pose)[0, 3] == pytest.approx(0.64, abs=0.011)
+        truncated = jpeg(64, stamp + 1)
+        truncated.data = bytes(truncated.data)[:40]
+        pub.publish(truncated)
+        assert rec.spin_until(lambda: 'cannot decode compressed image' in log.read_text(), 10)
+        assert stamp + 1 not in _stamps(rec, '/jpeg_node/pose')
+    finally:
+        rec.close()
+        _stop(proc)
+
+
+def _odom_tf(t_ns):
+    """odom->base_link 0.1 s before and after ``t_ns`` and its slerp at ``t_ns``."""
+    from pose_reloc.geometry.se3 import T_from_pos_quat
+
+    def yaw(angle):
+        return np.array([0.0, 0.0, np.sin(angle / 2), np.cos(angle / 2)])
+
+    before = T_from_pos_quat(np.array([1.0, 0.5, 0.0]), yaw(0.0))
+    after = T_from_pos_quat(np.array([1.2, 0.7, 0.0]), yaw(0.2))
+    at_t = T_from_pos_quat(np.array([1.1, 0.6, 0.0]), yaw(0.1))
+    return {t_ns - 10**8: before, t_ns + 10**8: after}, at_t
+
+
+MOUNT_XYZ_QXYZW = (0.2, -0.05, 0.5, -0.5, 0.5, -0.5, 0.5)
+
+
+def _run_tf_mode_case(tmp_path, node_name, mode, static_mount, mount_param):
+    """Drive a double node in ``mode`` with odometry on /tf.
+
+    Returns:
+        (T_map_cam the double estimated, the node's ~/pose at the image stamp, its /tf
+        transform from map at that stamp + transform_tolerance, T_base_cam, the node's log).
+    """
+    from pose_reloc.geometry.se3 import T_from_pos_quat
+    from pose_reloc.ros.conversions import T_to_transform_stamped
+    from pose_reloc.ros.reloc_node import TF_STATIC_QOS
+    T_base_cam = T_from_pos_quat(np.array(MOUNT_XYZ_QXYZW[:3]), np.array(MOUNT_XYZ_QXYZW[3:]))
+    mount_text = '[' + ', '.join(str(v) for v in mount_param) + ']'
+    proc, log = _start_double(tmp_path, node_name, '-p', f'tf_mode:={mode}',
+                              '-p', f'camera_mount:={mount_text}',
+                              '-r', f'image:=/{node_name}_cam/image')
+    pose_topic = f'/{node_name}/pose'
+    rec = Recorder({pose_topic: (PoseWithCovarianceStamped, POSE_QOS),
+                    '/tf': (TF_TYPE, TF_QOS)}, node_name=f'{node_name}_observer')
+    try:
+        images = rec.publisher(Image, f'/{node_name}_cam/image', 10)
+        tf_pub = rec.publisher(TF_TYPE, '/tf', TF_QOS)
+        static_pub = rec.publisher(TF_TYPE, '/tf_static', TF_STATIC_QOS)
+        assert rec.spin_until(lambda: images.get_subscription_count() > 0
+                              and tf_pub.get_subscription_count() > 0, 30), log.read_text()
+        if static_mount:
+            static_pub.publish(TF_TYPE(transforms=[T_to_transform_stamped(
+                T_base_cam, 0, 'base_link', 'cam_optical')]))
+        for i in range(40):  # until the node's readers have matched
+            odom, _ = _odom_tf(10**9 + i)
+            tf_pub.publish(TF_TYPE(transforms=[T_to_transform_stamped(T, s, 'odom', 'base_link')
+                                               for s, T in odom.items()]))
+            images.publish(_image(20, 10**9 + i, 'cam_optical'))
+            if rec.spin_until(lambda: rec.count(pose_topic) > 0, 0.5):
+                break
+        assert rec.count(pose_topic) > 0, log.read_text()
+        t_ns = 7_000_000_000
+        odom, _ = _odom_tf(t_ns)
+        tf_pub.publish(TF_TYPE(transforms=[T_to_transform_stamped(T, s, 'odom', 'base_link')
+                                           for s, T in odom.items()]))
+        rec.spin_until(lambda: False, 0.2)  # let the odometry arrive before the image
+        images.publish(_image(73, t_ns, 'cam_optical'))
+        child = 'odom' if mode == 'map_to_odom' else 'base_link'
+
+        def transform():
+            return [tr for _, m in rec.messages['/tf'] for tr in m.transforms
+                    if tr.header.frame_id == 'map' and tr.child_frame_id == child
+                    and stamp_to_ns(tr.header.stamp) == t_ns + 100_000_000]
+
+        assert rec.spin_until(lambda: t_ns in _stamps(rec, pose_topic) and transform(), 10), \
+            log.read_text()
+        pose = [m for _, m in rec.messages[pose_topic] if stamp_to_ns(m.header.stamp) == t_ns]
+        T_map_cam = np.eye(4)
+        T_map_cam[0, 3] = 0.73
+        return T_map_cam, pose[0], msg_to_T(transform()[0]), T_base_cam, log.read_text()
+    finally:
+        rec.close()
+        _stop(proc)
+
+
+LEVER_COV = np.diag([0.01, 0.02, 0.03, 0.001, 0.002, 0.003])
+
+
+@pytest.mark.skipif(TF_TYPE is None, reason='tf2_msgs is not importable: no TF in or out')
+def test_map_to_odom_with_the_camera_mount_parameter(tmp_path):
+    """No base->camera in TF: the mounting comes from ``camera_mount``; odometry rotates."""
+    from pose_reloc.geometry.se3 import invert
+    from pose_reloc.ros.reloc_node import covariance_through_lever
+    T_map_cam, pose, T_map_odom, T_base_cam, _ = _run_tf_mode_case(
+        tmp_path, 'odom_mount', 'map_to_odom', static_mount=False, mount_param=MOUNT_XYZ_QXYZW)
+    _, T_odom_base_t = _odom_tf(7_000_000_000)
+    np.testing.assert_allclose(T_map_odom @ T_odom_base_t @ T_base_cam, T_map_cam, atol=1e-6)
+    T_map_base = T_map_cam @ invert(T_base_cam)
+    np.testing.assert_allclose(msg_to_T(pose), T_map_base, atol=1e-6)
+    assert pose.header.frame_id == 'map'
+    lever_map = T_map_cam[:3, :3] @ invert(T_base_cam)[:3, 3]
+    np.testing.assert_allclose(msg_covariance(pose), covariance_through_lever(LEVER_COV,
+                                                                              lever_map),
+                               atol=1e-9)
+
+
+@pytest.mark.skipif(TF_TYPE is None, reason='tf2_msgs is not importable: no TF in or out')
+def test_map_to_base_takes_the_mounting_from_tf_static(tmp_path):
+    """/tf_static base_link->cam_optical wins over a (wrong) camera_mount parameter.
+
+    Odometry also publishes odom->base_link, so the node's own map->base_link echoed back on
+    /tf gives base_link a second parent: the node logs it and keeps serving.
+    """
+    from pose_reloc.geometry.se3 import invert
+    wrong = (1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 1.0)
+    T_map_cam, pose, T_map_base, T_base_cam, log = _run_tf_mode_case(
+        tmp_path, 'base_static', 'map_to_base', static_mount=True, mount_param=wrong)
+    np.testing.assert_allclose(T_map_base @ T_base_cam, T_map_cam, atol=1e-6)
+    np.testing.assert_allclose(msg_to_T(pose), T_map_cam @ invert(T_base_cam), atol=1e-6)
+    assert np.all(np.linalg.eigvalsh(msg_covariance(pose)) > 0)
+    assert "frame 'base_link' has two parents" in log and 'use map_to_odom' in log

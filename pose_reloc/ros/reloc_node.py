@@ -207,7 +207,9 @@ class RelocNode(Node):
             'Seconds added to the TF stamp (AMCL: lets the transform be used a bit longer).',
             d, fp_range=(0.0, 10.0)))
         self.declare_parameter('min_confidence', 0.0, desc(
-            'Poses with a lower confidence are not published.', d, fp_range=(0.0, 1.0)))
+            'Poses with a lower confidence (in [0, 1]) are not published; >= 0, and above 1 '
+            'no pose is published (a dry run: the node still localizes and reports in '
+            '/diagnostics).', d))
         self.declare_parameter('use_camera_info', True, desc(
             "Use camera_info intrinsics (else the bundle's training intrinsics).", b))
         self.declare_parameter('scene', '', desc(
@@ -247,6 +249,8 @@ class RelocNode(Node):
             return f'{name} must be one of {", ".join(choices[name])}, got {value!r}'
         if name == 'map_frame' and not str(value).strip():
             return 'map_frame must not be empty'
+        if name == 'min_confidence' and not (math.isfinite(value) and value >= 0.0):
+            return f'min_confidence must be a finite number >= 0, got {value}'
         if name == 'path_length' and value < 0:
             return f'path_length must be >= 0, got {value}'
         if name == 'mc_samples' and not (value == -1 or value >= 2):
@@ -292,10 +296,9 @@ class RelocNode(Node):
                 else:
                     self._own_tf = TfBuffer(cache_ns=10 * NS)
                     self.create_subscription(self._tf_type, '/tf',
-                                             lambda m: self._own_tf.add_tf_message(m), TF_QOS)
-                    self.create_subscription(
-                        self._tf_type, '/tf_static',
-                        lambda m: self._own_tf.add_tf_message(m, static=True), TF_STATIC_QOS)
+                                             lambda m: self._on_tf(m, False), TF_QOS)
+                    self.create_subscription(self._tf_type, '/tf_static',
+                                             lambda m: self._on_tf(m, True), TF_STATIC_QOS)
         self._tf_pub = None
         if p['tf_mode'] != 'none':
             if self._tf_type is None:
@@ -341,6 +344,26 @@ class RelocNode(Node):
                 f'camera_info intrinsics differ from training: {_describe(camera)} vs '
                 f'{_describe(trained)}')
         self._camera = camera
+
+    def _on_tf(self, msg, static: bool) -> None:
+        """Add each transform of a TFMessage to the own buffer; log and skip bad ones.
+
+        A transform the buffer refuses (non-finite, a frame with a second parent, e.g. this
+        node's own map->base while odometry publishes odom->base) must not stop the node.
+        """
+        for tr in msg.transforms:
+            parent, child = tr.header.frame_id, tr.child_frame_id
+            try:
+                self._own_tf.set_transform(msg_to_T(tr, f'transform {parent} -> {child}'),
+                                           stamp_to_ns(tr.header.stamp), parent, child,
+                                           static)
+            except ValueError as exc:
+                hint = (' (tf_mode map_to_base while another node publishes a parent of the '
+                        'base: use map_to_odom)'
+                        if child.lstrip('/') == self.get_parameter('base_frame').value else '')
+                self._log('error', f'tf {parent} -> {child}',
+                          f'ignoring {"/tf_static" if static else "/tf"} transform: {exc}'
+                          f'{hint}')
 
     def _on_image(self, msg) -> None:
         with self._lock:
