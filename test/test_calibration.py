@@ -149,7 +149,7 @@ def test_scr_localizer_applies_the_bundle_calibration(tmp_path, monkeypatch):
                                scale_covariance(raw, 25.0, 4.0), rtol=1e-12)
 
 
-def _plane_scene(path, frames=60):
+def _plane_scene(path, frames=60, splits=('train', 'train', 'val', 'test')):
     rng = np.random.default_rng(5)
     tex = 200
     u, v = np.meshgrid(np.linspace(0, 1, tex), np.linspace(0, 1, tex))
@@ -161,14 +161,14 @@ def _plane_scene(path, frames=60):
             x, y = rng.uniform(-1, 1, size=2)
             r0 = int((y + 1) / 2 * (tex - H - 1))
             c0 = int((x + 1) / 2 * (tex - W - 1))
-            split = ('train', 'train', 'val', 'test')[i % 4]
+            split = splits[i % len(splits)]
             writer.add(1_000_000 * (i + 1), T_from_pos_quat(np.array([x, y, 0.0]),
                                                             np.array([0, 0, 0, 1.0])),
                        texture[r0:r0 + H, c0:c0 + W], split=split, sequence='seq0')
     return path
 
 
-def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path):
+def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path, caplog):
     root = _plane_scene(tmp_path / 'plane')
     tiny = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
             'model.dropout=0.2', 'model.mc_samples=8', f'data.height={H}', f'data.width={W}',
@@ -176,8 +176,8 @@ def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path):
             'optim.epochs=3', 'optim.max_minutes=0', 'run.progress=false', 'run.device=cpu',
             'data.brightness=0', 'data.contrast=0', 'data.saturation=0',
             'model.freeze_encoder=0']
-    cfg = load_preset('posenet-cpu', tiny + ['data.calibration_split=val',
-                                             'data.calibration_frames=12'])
+    # the preset calibrates on the val split by default
+    cfg = load_preset('posenet-cpu', tiny + ['data.calibration_frames=12'])
     bundle = get_trainer('apr')(cfg, root, tmp_path / 'apr')
     entry = json.loads((bundle / 'config.json').read_text())['covariance_calibration']
     assert entry['split'] == 'val' and entry['frames'] == 12
@@ -188,3 +188,27 @@ def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path):
     leaky = load_preset('posenet-cpu', tiny + ['data.calibration_split=train'])
     with pytest.raises(ValueError, match='training split'):
         get_trainer('apr')(leaky, root, tmp_path / 'leaky')
+    # data without a val split: trains, says so once, and writes no entry
+    no_val = _plane_scene(tmp_path / 'no_val', frames=40, splits=('train', 'train', 'test'))
+    with caplog.at_level('WARNING', logger='pose_reloc.inference.calibration'):
+        plain = get_trainer('apr')(cfg, no_val, tmp_path / 'plain')
+    assert 'covariance_calibration' not in json.loads((plain / 'config.json').read_text())
+    assert load_localizer(plain, device='cpu').covariance_calibration is None
+    skipped = [r for r in caplog.records if r.name == 'pose_reloc.inference.calibration']
+    assert len(skipped) == 1 and "no 'val' frames" in skipped[0].getMessage()
+
+
+def test_training_keeps_the_bundle_when_calibration_has_too_few_frames(tmp_path, caplog):
+    root = _plane_scene(tmp_path / 'plane')
+    # without MC dropout the APR localizer returns no covariance: nothing to calibrate
+    cfg = load_preset('posenet-cpu', [
+        'model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
+        'model.mc_samples=0', f'data.height={H}', f'data.width={W}', 'data.resize=0',
+        'data.val_frames=5', 'optim.epochs=1', 'optim.max_minutes=0', 'run.progress=false',
+        'run.device=cpu', 'model.freeze_encoder=0', 'data.calibration_frames=8'])
+    with caplog.at_level('WARNING', logger='pose_reloc.inference.calibration'):
+        bundle = get_trainer('apr')(cfg, root, tmp_path / 'apr')
+    assert 'covariance_calibration' not in json.loads((bundle / 'config.json').read_text())
+    messages = [r.getMessage() for r in caplog.records
+                if r.name == 'pose_reloc.inference.calibration']
+    assert len(messages) == 1 and 'calibration skipped' in messages[0]

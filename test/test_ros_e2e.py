@@ -76,8 +76,11 @@ def test_node_fed_by_replay_beats_the_baseline(world):
     assert t_med < baseline['median_translation_m'], (t_med, baseline)
     assert r_med < baseline['median_rotation_deg'], (r_med, baseline)
     # diagnostics arrived and agree with what was recorded
-    assert int(report['node']['frames_received']) == report['frames_published']
-    assert int(report['node']['poses_published']) == report['poses_received']
+    # replay starts once its image writer has matched the node's reader; on a loaded machine
+    # the reader may match a moment later and (best effort) miss the first image
+    received = int(report['node']['frames_received'])
+    assert report['frames_published'] - 1 <= received <= report['frames_published']
+    assert int(report['node']['poses_published']) == report['poses_received'], report['node']
     assert report['latency_ms']['median'] > 0
     # TF: the replayed map->base_link and the node's map->camera_optical_frame
     if _tf_message_type() is not None:

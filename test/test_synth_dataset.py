@@ -113,6 +113,34 @@ def test_same_seed_same_bytes(tmp_path, photo_root):
     assert _digest(other)['tiny_00/poses.txt'] != first['tiny_00/poses.txt']
 
 
+def test_val_sequences_add_a_disjoint_val_split(tmp_path, capsys, photo_root):
+    out = tmp_path / 'val'
+    assert main(['synth', str(out), '--preset', 'tiny', '--scenes', '1', '--frames', '6',
+                 '--size', '64x48', '--seed', '5', '--random-views', '2', '--val-sequences',
+                 '1', '--quiet']) == 0
+    assert json.loads(capsys.readouterr().out)['frames'] == 11
+    (scene,) = read_root(out)
+    assert scene.split_counts() == {'train': 5, 'test': 3, 'val': 3}
+    sequences = {split: {f.sequence for f in scene.split(split)}
+                 for split in ('train', 'test', 'val')}
+    assert sequences['val'] == {'val-01'}
+    assert not sequences['val'] & (sequences['train'] | sequences['test'])
+    stamps = [f.timestamp_ns for f in scene.frames]
+    assert len(set(stamps)) == len(stamps)
+    held_out = np.array([f.T_world_cam[:3, 3] for f in scene.split('val')])
+    others = np.array([f.T_world_cam[:3, 3] for f in scene.frames if f.split != 'val'])
+    gaps = np.linalg.norm(held_out[:, None] - others[None], axis=2)
+    assert gaps.min() > 1e-3, 'the val trajectory is its own path'
+    # the train and test frames are those of the same dataset without val sequences
+    base = read_root(photo_root)[0]
+    by_stamp = {f.timestamp_ns: f for f in scene.frames}
+    for frame in base.frames:
+        twin = by_stamp[frame.timestamp_ns]
+        assert twin.split == frame.split and twin.sequence == frame.sequence
+        assert np.array_equal(twin.T_world_cam, frame.T_world_cam)
+        assert np.array_equal(load_image(twin), load_image(frame))
+
+
 def test_interrupted_run_leaves_no_dataset(tmp_path, monkeypatch):
     calls = {'n': 0}
     real = generate.render

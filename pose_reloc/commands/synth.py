@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'cloud with holes (default: photo)')
     parser.add_argument('--random-views', type=int, default=0, metavar='N',
                         help='extra random views per scene (sequence "views", train split)')
+    parser.add_argument('--val-sequences', type=int, default=0, metavar='N',
+                        help='extra held-out trajectories per scene in the val split '
+                             '(val-01, ...; frames/sequences frames each; for covariance '
+                             'calibration, default: 0)')
     parser.add_argument('--no-effects', action='store_true',
                         help='photo domain without camera effects (clean shaded renders)')
     parser.add_argument('--bag', type=Path, default=None, metavar='OUT.mcap|OUT.db3|OUT_DIR',
@@ -66,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
     root = generate_dataset(args.out, preset=preset, scenes=args.scenes, seed=args.seed,
                             frames=args.frames, size=args.size, domain=args.domain,
                             random_views=args.random_views, effects=not args.no_effects,
-                            overwrite=args.overwrite, progress=not args.quiet)
+                            overwrite=args.overwrite, progress=not args.quiet,
+                            val_sequences=args.val_sequences)
     summary = {'dataset': str(root), 'preset': preset.name, 'scenes': args.scenes,
-               'frames': args.scenes * (args.frames + args.random_views),
+               'frames': args.scenes * (args.frames + args.random_views + args.val_sequences
+                                        * (args.frames // preset.path.sequences)),
                'dataset_seconds': round(time.perf_counter() - start, 2)}
     if args.bag is not None:
         from pose_reloc.ros.bag_export import export_bag

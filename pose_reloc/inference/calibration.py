@@ -271,8 +271,10 @@ def calibrate_after_training(bundle_path: Union[str, Path], data_root: Union[str
                              cfg: Any) -> Path:
     """Calibrate a freshly trained bundle on ``cfg.data.calibration_split`` frames.
 
-    Does nothing when ``cfg.data.calibration_split`` is empty (the bundle then has no
-    ``covariance_calibration`` and localizers use scale 1). Otherwise up to
+    Does nothing when ``cfg.data.calibration_split`` is empty, and logs one line and does
+    nothing when no scene of the data (``cfg.data.scenes``, or all) has a frame in that split
+    (the presets name ``val``, which many datasets lack); the bundle then has no
+    ``covariance_calibration`` and localizers use scale 1. Otherwise up to
     ``cfg.data.calibration_frames`` evenly spaced frames per scene are localized, the scale
     is fitted and written into the bundle's ``config.json``. Calibrate on frames you do not
     evaluate on: the split must differ from ``cfg.data.train_split`` (training errors are
@@ -287,8 +289,8 @@ def calibrate_after_training(bundle_path: Union[str, Path], data_root: Union[str
         ``bundle_path``.
 
     Raises:
-        ValueError: if the split is the training split, is empty, or too few frames get a
-            covariance.
+        ValueError: if the split is the training split, or is empty in some but not all of
+            the scenes. Too few localized frames only skip the calibration (logged).
     """
     data_cfg = cfg.data
     split = data_cfg.calibration_split
@@ -301,11 +303,25 @@ def calibrate_after_training(bundle_path: Union[str, Path], data_root: Union[str
     from pose_reloc.inference import load_localizer
     from pose_reloc.inference.bundle import update_bundle_config
     from pose_reloc.inference.evaluate import select_frames
+    dataset_scenes = load_dataset(data_root)
+    wanted = set(data_cfg.scenes) or {s.name for s in dataset_scenes}
+    if not any(s.split(split) for s in dataset_scenes if s.name in wanted):
+        LOG.warning('covariance calibration skipped: %s has no %r frames '
+                    '(data.calibration_split); the bundle keeps the raw covariance',
+                    data_root, split)
+        return Path(bundle_path)
     localizer = load_localizer(bundle_path, device=cfg.run.device)
-    by_scene = select_frames(load_dataset(data_root), list(localizer.scenes), split,
+    by_scene = select_frames(dataset_scenes, list(localizer.scenes), split,
                              list(data_cfg.scenes) or None, data_cfg.calibration_frames)
     frames = [f for scene_frames in by_scene.values() for f in scene_frames]
-    calib = calibrate_localizer(localizer, frames, split, progress=cfg.run.progress)
+    try:
+        calib = calibrate_localizer(localizer, frames, split, progress=cfg.run.progress)
+    except ValueError as exc:
+        # A weak model (e.g. an SCR net that localizes few frames) still yields a usable
+        # bundle: keep it, with the raw covariance, and say why.
+        LOG.warning('covariance calibration skipped: %s; the bundle keeps the raw covariance',
+                    exc)
+        return Path(bundle_path)
     LOG.info('covariance calibration on %d %r frames: scales t %.3g r %.3g, within 2 sigma '
              '(pose) %.2f -> %.2f', calib.frames, split, calib.translation_scale,
              calib.rotation_scale, calib.within_2sigma_pose_before,

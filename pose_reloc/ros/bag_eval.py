@@ -219,14 +219,21 @@ def _diagnostics_values(msg) -> Dict[str, str]:
 
 
 def _node_settled(recorder, ended_wall: float, images: int) -> bool:
-    """Return True when a diagnostics message sent after the replay shows no pending frame."""
+    """Return True when a diagnostics message sent after the replay shows no pending frame.
+
+    Pending: received but neither taken by the worker nor dropped, or taken and still being
+    localized (every processed frame ends as a published pose or a counted failure).
+    """
     entries = recorder.messages['/diagnostics']
     if not entries or entries[-1][0] < ended_wall + 0.3:
         return False
     values = _diagnostics_values(entries[-1][1])
     received = int(values.get('frames_received', 0))
-    handled = int(values.get('frames_processed', 0)) + int(values.get('dropped_frames', 0))
-    return handled >= received and (received >= images or entries[-1][0] > ended_wall + 3.0)
+    processed = int(values.get('frames_processed', 0))
+    handled = processed + int(values.get('dropped_frames', 0))
+    finished = int(values.get('poses_published', 0)) + int(values.get('failures', 0))
+    return (handled >= received and finished >= processed
+            and (received >= images or entries[-1][0] > ended_wall + 3.0))
 
 
 def _score(gt: Dict[int, np.ndarray], published: List, poses: List, msg_to_T,

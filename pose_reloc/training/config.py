@@ -53,9 +53,10 @@ class DataConfig:
         val_frames: at most this many validation frames per scene (0 = all).
         calibration_split: split whose frames calibrate the pose covariance at the end of
             training (``inference.calibration``; stored as the bundle's
-            ``covariance_calibration``); '' = no calibration (scale 1). Must differ from
-            ``train_split``; use frames you do not evaluate on (e.g. ``val`` when the
-            test split is ``val_split``).
+            ``covariance_calibration``); '' = no calibration (scale 1); a split with no
+            frames in the data is skipped with a logged warning (the presets set ``val``).
+            Must differ from ``train_split``; use frames you do not evaluate on (e.g.
+            ``val`` when the test split is ``val_split``).
         calibration_frames: at most this many calibration frames per scene, evenly
             spaced (0 = all).
         brightness: photometric jitter amplitude (0 = off), relative.

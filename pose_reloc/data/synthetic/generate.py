@@ -5,10 +5,11 @@
 :func:`generate_dataset` writes a multi-scene root (one posed folder per scene, see
 ``docs/ARCHITECTURE.md``): ``rgb/`` photos or scan renders, ``depth/`` uint16 millimetres
 (0 = invalid: sky, scan holes), ``poses.txt`` (``T_world_cam``), ``splits/`` (whole
-sequences are train or test, as in 7-Scenes) and ``scene.json`` (sequence of every frame
-and the generator settings, including the camera mounting ``T_base_cam`` used by the bag
-export). The root is filled under ``<out>.partial`` and renamed at the end, so an
-interrupted run never leaves a dataset that looks complete.
+sequences are train or test, as in 7-Scenes, and with ``val_sequences`` also val) and
+``scene.json`` (sequence of every frame and the generator settings, including the camera
+mounting ``T_base_cam`` used by the bag export). The root is filled under
+``<out>.partial`` and renamed at the end, so an interrupted run never leaves a dataset that
+looks complete.
 
 Randomness: every source (layout, textures, paths, photo effects, scan) of every scene
 has its own generator seeded from ``(seed, scene index, source[, sequence, frame])``, so a
@@ -68,17 +69,21 @@ def make_camera(preset: SynthPreset, size: Tuple[int, int]) -> PinholeCamera:
                          cfg.distortion_model, tuple(cfg.distortion))
 
 
-def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0) -> list:
+def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0,
+                  val_sequences: int = 0) -> list:
     """Names, splits and frame counts of a scene's sequences.
 
     ``frames`` is split over ``preset.path.sequences`` trajectories (``seq-01``, ...); the
     last ``test_sequences`` are the test split. ``random_views`` adds a ``views`` sequence
-    (train split) of independent random poses.
+    (train split) of independent random poses. ``val_sequences`` adds that many trajectories
+    ``val-01``, ... (val split, ``frames // sequences`` frames each, own paths) after all
+    others, so the train and test sequences are the same with or without them.
 
     Args:
         preset: the generator preset (``path.sequences``, ``path.test_sequences``).
         frames: trajectory frames of the scene (>= the number of sequences).
         random_views: frames of the extra ``views`` sequence (0 = none).
+        val_sequences: extra held-out trajectories in the val split (0 = none).
 
     Returns:
         list of dicts ``{name, split, kind ('trajectory'|'random_views'), frames}``.
@@ -91,6 +96,8 @@ def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0) -> li
     if frames < n_seq:
         raise ValueError(f'frames ({frames}) must be at least the number of sequences '
                          f'({n_seq}) of preset {preset.name}')
+    if val_sequences < 0:
+        raise ValueError(f'val_sequences must be >= 0, got {val_sequences}')
     plan = []
     for i in range(n_seq):
         count = frames // n_seq + (1 if i < frames % n_seq else 0)
@@ -100,6 +107,9 @@ def sequence_plan(preset: SynthPreset, frames: int, random_views: int = 0) -> li
     if random_views > 0:
         plan.append({'name': RANDOM_VIEWS_SEQUENCE, 'split': 'train', 'kind': 'random_views',
                      'frames': int(random_views)})
+    for i in range(val_sequences):
+        plan.append({'name': f'val-{i + 1:02d}', 'split': 'val', 'kind': 'trajectory',
+                     'frames': frames // n_seq})
     return plan
 
 
@@ -182,7 +192,8 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
                    seed: int = 0, index: int = 0, frames: int = 120,
                    size: Tuple[int, int] = (320, 240), domain: str = 'photo',
                    random_views: int = 0, effects: bool = True, name: Optional[str] = None,
-                   overwrite: bool = False, progress: Optional[tqdm] = None) -> Path:
+                   overwrite: bool = False, progress: Optional[tqdm] = None,
+                   val_sequences: int = 0) -> Path:
     """Generate one scene as a posed folder (atomic).
 
     Args:
@@ -199,6 +210,8 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
         name: scene name (default ``<preset>_<index>``).
         overwrite: replace an existing folder.
         progress: a tqdm bar to advance per frame (None: no progress output).
+        val_sequences: extra trajectories in the val split (``val-01``, ...,
+            ``frames // sequences`` frames each; see :func:`sequence_plan`).
 
     Returns:
         The scene folder.
@@ -208,7 +221,7 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
         raise ValueError(f'domain must be one of {DOMAINS}, got {domain!r}')
     camera = make_camera(preset, size)
     scene = build_scene(preset, seed, index, name or '')
-    plan = sequence_plan(preset, frames, random_views)
+    plan = sequence_plan(preset, frames, random_views, val_sequences)
     cloud = None
     if domain == 'scan':
         cloud = scan.scan_scene(scene, preset.scan, seed, index)
@@ -247,8 +260,8 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
                      scenes: int = 2, seed: int = 0, frames: int = 120,
                      size: Tuple[int, int] = (320, 240), domain: str = 'photo',
                      random_views: int = 0, effects: bool = True, overwrite: bool = False,
-                     progress: bool = True, scene_names: Optional[Sequence[str]] = None
-                     ) -> Path:
+                     progress: bool = True, scene_names: Optional[Sequence[str]] = None,
+                     val_sequences: int = 0) -> Path:
     """Generate a multi-scene posed-folder dataset (atomic: ``<out>.partial``, then rename).
 
     Args:
@@ -264,6 +277,10 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
         overwrite: replace an existing root.
         progress: show a tqdm progress bar (on stderr).
         scene_names: optional scene folder names (default ``<preset>_<NN>``).
+        val_sequences: extra held-out trajectories per scene in the ``val`` split
+            (``val-01``, ..., ``frames // sequences`` frames each, disjoint from the train and
+            test sequences; 0 = none, the dataset is then unchanged). For covariance
+            calibration (``data.calibration_split: val``) without touching the test split.
 
     Returns:
         The dataset root.
@@ -280,7 +297,10 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    total = scenes * (frames + random_views)
+    if val_sequences < 0:
+        raise ValueError(f'val_sequences must be >= 0, got {val_sequences}')
+    total = scenes * (frames + random_views
+                      + val_sequences * (frames // max(preset.path.sequences, 1)))
     bar = tqdm(total=total, unit='frame', desc=f'synth {out.name}', disable=not progress,
                file=sys.stderr)
     try:
@@ -288,7 +308,8 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
             name = scene_names[index] if scene_names else f'{preset.name}_{index:02d}'
             bar.set_postfix_str(name)
             generate_scene(partial / name, preset, seed, index, frames, size, domain,
-                           random_views, effects, name, progress=bar)
+                           random_views, effects, name, progress=bar,
+                           val_sequences=val_sequences)
     except BaseException:
         bar.close()
         shutil.rmtree(partial, ignore_errors=True)
