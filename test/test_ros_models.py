@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The node (its own process) with real, tiny bundles: SCR inliers and gate, MSPN scenes.
 
-- SCR: a 60-frame synthetic scene at 64x48 and 100 epochs of ``scr-cpu`` (~12 s). The node
+- SCR: a 40-frame synthetic scene at 64x48 and 50 epochs of ``scr-cpu`` (~7 s). The node
   publishes the PnP inliers as a PointCloud2 that must agree with its header and its pose;
   with ``min_confidence`` above 1 it publishes no pose and says why in ``/diagnostics``.
 - MSPN: two 24-frame scenes and a tiny MSPN (no dropout, so its 2-sample MC-dropout pose is
@@ -33,9 +33,9 @@ from pose_reloc.training.registry import train_from_preset
 
 SIZE = (64, 48)
 PNP_THRESHOLD_PX = 4.0
-# a fixed number of epochs (about 12 s here; the time cap only guards a loaded machine), so
+# a fixed number of epochs (about 7 s here; the time cap only guards a loaded machine), so
 # that the model does not depend on the machine's load
-SCR_OVERRIDES = ['optim.epochs=100', 'optim.max_minutes=1', 'data.resize=48', 'data.height=48',
+SCR_OVERRIDES = ['optim.epochs=50', 'optim.max_minutes=1', 'data.resize=48', 'data.height=48',
                  'data.width=64', 'data.val_frames=4', 'run.device=cpu', 'run.progress=false',
                  f'model.pnp_threshold_px={PNP_THRESHOLD_PX}']
 MSPN_OVERRIDES = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
@@ -47,9 +47,9 @@ MSPN_OVERRIDES = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=
 
 @pytest.fixture(scope='module')
 def scr_world(tmp_path_factory):
-    """Return a tiny synthetic scene and an SCR bundle trained on it (100 epochs, ~12 s)."""
+    """Return a tiny synthetic scene and an SCR bundle trained on it (50 epochs, ~7 s)."""
     tmp = tmp_path_factory.mktemp('scr_node')
-    scene = generate_scene(tmp / 'data' / 'tiny_0', 'tiny', seed=0, frames=60, size=SIZE)
+    scene = generate_scene(tmp / 'data' / 'tiny_0', 'tiny', seed=0, frames=40, size=SIZE)
     bundle = train_from_preset('scr', 'scr-cpu', tmp / 'data', tmp / 'bundle', SCR_OVERRIDES)
     return {'tmp': tmp, 'frames': read_scene(scene).frames, 'bundle': bundle}
 
