@@ -80,11 +80,14 @@ def test_node_fed_by_replay_beats_the_baseline(world):
     # the reader may match a moment later and (best effort) miss the first image
     received = int(report['node']['frames_received'])
     assert report['frames_published'] - 1 <= received <= report['frames_published']
-    assert int(report['node']['poses_published']) == report['poses_received'], report['node']
+    # ~/pose is KeepLast(1) like AMCL's amcl_pose: on a loaded machine a pose can be replaced
+    # in the writer's history before this reader got it (the arrival count is asserted above)
+    assert report['poses_received'] <= int(report['node']['poses_published']), report['node']
     assert report['latency_ms']['median'] > 0
     # TF: the replayed map->base_link and the node's map->camera_optical_frame
     if _tf_message_type() is not None:
-        assert report['tf_pairs'].get('map->camera_optical_frame', 0) == report['poses_received']
+        assert (report['tf_pairs'].get('map->camera_optical_frame', 0)
+                == int(report['node']['poses_published']))
         assert report['tf_pairs'].get('map->base_link', 0) > 0
     for name in ('live_report.json', 'estimate.tum', 'groundtruth.tum', 'trajectory.png'):
         assert (world['tmp'] / 'live' / name).stat().st_size > 0

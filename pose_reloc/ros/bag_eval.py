@@ -143,6 +143,14 @@ def live_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw',
         ended = time.time()
         recorder.spin_until(lambda: _node_settled(recorder, ended, len(published)),
                             max(deadline - time.monotonic(), 0.0))
+        # the settling diagnostics may be taken before poses still queued in this reader
+        # (one callback per spin): take those too
+        node_published = int(_diagnostics_values(recorder.last('/diagnostics')).get(
+            'poses_published', 0))
+        recorder.spin_until(lambda: recorder.count(pose_topic) >= node_published,
+                            min(5.0, max(deadline - time.monotonic(), 0.0)))
+        drained = time.monotonic() + 0.5
+        recorder.spin_until(lambda: time.monotonic() > drained, 1.0)
     finally:
         codes = stop(processes)
         node_status = _diagnostics_values(recorder.last('/diagnostics'))
