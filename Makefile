@@ -20,8 +20,10 @@ env:
 test: env
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# The demo writes demo_out/ (git-ignored); each run starts from a fresh one.
 demo: env
-	$(POSE_RELOC_VENV)/bin/pose-reloc demo
+	rm -rf demo_out
+	$(POSE_RELOC_VENV)/bin/pose-reloc demo --out demo_out
 
 lint: env
 	$(PYTHON) -m pytest $(PYTEST_ARGS) test/test_flake8.py test/test_pep257.py test/test_copyright.py
