@@ -25,7 +25,9 @@ import cv2
 import numpy as np
 
 from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig, solve_pnp_ransac
+from pose_reloc.geometry.se3 import make_T
 
 CONFIGS = [('ransac', s) for s in ('epnp', 'p3p', 'ap3p', 'sqpnp', 'iterative')] + [
     (f, '-') for f in ('usac_default', 'usac_fast', 'usac_accurate', 'usac_parallel',
@@ -36,9 +38,7 @@ def make_trial(rng, camera, n_points, outlier_ratio, noise_px):
     """One synthetic PnP problem: (T_world_cam (4,4), points (N,3), uv (N,2))."""
     rvec = rng.normal(0, 1.0, 3)
     R_world_cam, _ = cv2.Rodrigues(rvec)
-    T_world_cam = np.eye(4)
-    T_world_cam[:3, :3] = R_world_cam
-    T_world_cam[:3, 3] = rng.uniform(-3, 3, 3)
+    T_world_cam = make_T(R_world_cam, rng.uniform(-3, 3, 3))
     depth = rng.uniform(1.0, 8.0, n_points)
     uv_true = np.c_[rng.uniform(0, camera.width - 1, n_points),
                     rng.uniform(0, camera.height - 1, n_points)]
@@ -54,9 +54,7 @@ def make_trial(rng, camera, n_points, outlier_ratio, noise_px):
 
 def errors(T_est, T_gt):
     """Return the translation error (m) and rotation error (deg) between two poses."""
-    t = float(np.linalg.norm(T_est[:3, 3] - T_gt[:3, 3]))
-    c = (np.trace(T_est[:3, :3].T @ T_gt[:3, :3]) - 1) / 2
-    return t, float(np.degrees(np.arccos(np.clip(c, -1, 1))))
+    return float(translation_error_m(T_est, T_gt)), float(rotation_error_deg(T_est, T_gt))
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ import torch
 from pose_reloc.cli import main as cli_main
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
+from pose_reloc.data.tum import read_tum_ns
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import load_localizer
@@ -121,7 +122,9 @@ def test_apr_beats_mean_pose_on_held_out_frames(apr_bundle, planes, tmp_path):
         report['median_translation_m'])
     on_disk = json.loads((tmp_path / 'r.json').read_text())
     assert on_disk['frames'] == 16 and 'median_rotation_deg' in on_disk['per_scene']['blue']
-    assert len((tmp_path / 'pred.txt').read_text().splitlines()) >= 16
+    stamps_ns, poses = read_tum_ns(tmp_path / 'pred.txt')
+    assert stamps_ns.tolist() == [r['timestamp_ns'] for r in report['per_frame']]
+    np.testing.assert_allclose(poses, [r['T_est'] for r in report['per_frame']], atol=1e-6)
     assert (tmp_path / 'traj.png').stat().st_size > 1000
     log = (apr_bundle.parent / 'blue_apr.work' / 'log.csv').read_text().splitlines()
     assert log[0].startswith('epoch,train_loss') and len(log) == 31

@@ -84,6 +84,24 @@ def test_pose_error_6d_is_world_rotvec():
                                atol=1e-12)
 
 
+def test_evaluate_coverage_uses_the_mahalanobis_distance():
+    from pose_reloc.inference.evaluate import _coverage
+    T_gt = np.eye(4)
+    T_est = T_from_pos_quat(np.array([0.25, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 1.0]))
+    cov = np.diag([0.01] * 3 + [1e-4] * 3)  # sigma 0.1 m: d2_t = 6.25 < 8.02 inside
+    out = _coverage(T_est, T_gt, cov)
+    assert out == {'within_2sigma_t': True, 'within_2sigma_r': True,
+                   'within_2sigma_pose': True, 'sigma_translation_m': pytest.approx(0.1)}
+    out = _coverage(T_est, T_gt, cov * np.repeat([0.5, 1.0], 3))  # d2_t = 12.5
+    assert (out['within_2sigma_t'], out['within_2sigma_r'], out['within_2sigma_pose']) == \
+        (False, True, True)
+    indefinite = cov.copy()
+    indefinite[0, 0] = -0.01  # not a covariance: never counted as covering the error
+    out = _coverage(T_est, T_gt, indefinite)
+    assert (out['within_2sigma_t'], out['within_2sigma_r'], out['within_2sigma_pose']) == \
+        (False, True, False)
+
+
 def _apr_bundle(path):
     torch.manual_seed(0)
     model = PoseRegressor('tiny', None, fc_dim=16, dropout=0.3, rotation='quat').eval()

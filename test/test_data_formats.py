@@ -249,6 +249,20 @@ def test_nerf_instant_ngp_keys(tmp_path):
     np.testing.assert_array_equal(a.T_world_cam, np.diag([1.0, -1.0, -1.0, 1.0]))
 
 
+def test_nerf_reads_each_image_header_once(tmp_path, monkeypatch):
+    """Without w/h the size comes from the header, so it is not checked a second time."""
+    T = np.eye(4).tolist()
+    data = {'camera_angle_x': 0.7,
+            'frames': [{'file_path': 'images/a.png', 'transform_matrix': T},
+                       {'file_path': 'images/b.png', 'transform_matrix': T, 'w': 40, 'h': 30}]}
+    root = _nerf_fixture(tmp_path / 'n', data)
+    checked = []
+    monkeypatch.setattr(nerf, 'check_image_size', lambda frame, where: checked.append(frame))
+    a, b = nerf.read_scene(root).frames
+    assert (a.camera.width, a.camera.height) == (40, 30)
+    assert checked == [b]
+
+
 @pytest.mark.parametrize('change, error, message', [
     ({'w': 80}, ValueError, r'a.png: image is 40x30 .* say 80x30 \(listed at '
                             r'.*transforms.json:\d+ \(frame 0\)\)'),

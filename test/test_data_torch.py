@@ -64,8 +64,13 @@ def test_center_crop_and_resize_values():
     assert small.shape == (120, 160, 3) and (cam.width, cam.height) == (160, 120)
     assert depth is None
     assert cam.cx == pytest.approx((330.0 + 0.5) / 4 - 0.5)
-    with pytest.raises(ValueError, match='does not fit'):
+    with pytest.raises(ValueError, match=r'^RandomCrop: 100x500 crop does not fit in the '
+                                         r'640x480 image$'):
         T.RandomCrop(500, 100)({'image': image, 'camera': CAMERA})
+    with pytest.raises(ValueError, match=r'^CenterCrop: 700x100 crop does not fit'):
+        T.CenterCrop(100, 700)({'image': image, 'camera': CAMERA})
+    assert repr(T.CenterCrop(100, 200)) == 'CenterCrop(100, 200)'
+    assert repr(T.RandomCrop(50, 60)) == 'RandomCrop(50, 60)'
     with pytest.raises(ValueError, match='image is 640x480 .* camera is 320x240'):
         T.resize_shorter(image, CAMERA.resized(320, 240), 100)
 

@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 import transforms3d.quaternions as t3q
 
+from pose_reloc.geometry import metrics
 from pose_reloc.geometry import rotations as rot
 
 
@@ -150,6 +151,26 @@ def test_validate_tolerance_and_shape():
     rot.quat_validate([0.0, 0.0, 0.0, 1.01], 'x', tol=0.1)
     with pytest.raises(ValueError, match=r'msg.*shape \(3,\)'):
         rot.quat_validate([0.0, 0.0, 1.0], 'msg')
+
+
+def test_shape_check_is_shared():
+    """One helper checks trailing shapes for rotations, se3 and metrics."""
+    np.testing.assert_array_equal(rot.as_float_array([[1, 2, 3, 4]], (4,), 'q'),
+                                  [[1.0, 2.0, 3.0, 4.0]])
+    assert rot.as_float_array(np.eye(4, dtype=np.float32), (4, 4), 'T').dtype == np.float64
+    with pytest.raises(ValueError, match=r'^T: expected poses of shape \(\.\.\., 4, 4\), '
+                                         r'got shape \(3, 3\)$'):
+        rot.as_float_array(np.eye(3), (4, 4), 'T', 'poses')
+    with pytest.raises(ValueError, match=r'^v: expected log-quaternions of shape '
+                                         r'\(\.\.\., 3\), got shape \(4,\)$'):
+        rot.quat_exp(np.zeros(4))
+    with pytest.raises(ValueError, match=r'^R: expected rotation matrices of shape '
+                                         r'\(\.\.\., 3, 3\), got shape \(3,\)$'):
+        rot.matrix_to_quat(np.zeros(3))
+    with pytest.raises(ValueError, match=r'^q_gt: expected quaternions xyzw'):
+        metrics.quat_angle_error_deg([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r'^T_gt: expected poses of shape'):
+        metrics.translation_error_m(np.eye(4), np.eye(3))
 
 
 def test_normalize_raises_on_zero_and_nan():

@@ -113,3 +113,17 @@ def test_bad_shapes_name_the_shape():
         se3.invert(np.eye(3))
     with pytest.raises(ValueError, match=r'shape \(\.\.\., 3\)'):
         se3.make_T(np.eye(3), [1.0, 2.0])
+
+
+def test_mean_pose_is_sign_invariant_and_averages_centres():
+    from pose_reloc.geometry.rotations import quat_to_matrix
+    angles = np.radians([-20.0, 0.0, 20.0])
+    qs = np.stack([np.zeros(3), np.zeros(3), np.sin(angles / 2), np.cos(angles / 2)], 1)
+    qs[1] *= -1  # q and -q are the same rotation
+    T = np.stack([se3.make_T(quat_to_matrix(q), [i, 2.0 * i, 0.0])
+                  for i, q in enumerate(qs)])
+    mean = se3.mean_pose(T)
+    np.testing.assert_allclose(mean[:3, :3], np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(mean[:3, 3], [1.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match='N >= 1'):
+        se3.mean_pose(np.zeros((0, 4, 4)))

@@ -470,3 +470,53 @@ def test_map_to_base_takes_the_mounting_from_tf_static(tmp_path):
     np.testing.assert_allclose(msg_to_T(pose), T_map_cam @ invert(T_base_cam), atol=1e-6)
     assert np.all(np.linalg.eigvalsh(msg_covariance(pose)) > 0)
     assert "frame 'base_link' has two parents" in log and 'use map_to_odom' in log
+
+
+def test_node_caches_parameters_camera_and_path_in_process():
+    """The per-frame state: parameters cached after a set, camera_info, the capped ~/path."""
+    import rclpy
+    from rclpy.parameter import Parameter as RclpyParameter
+
+    from pose_reloc.geometry.camera import PinholeCamera
+    from pose_reloc.inference.base import PoseEstimate
+    from pose_reloc.ros.conversions import camera_to_camera_info
+    from pose_reloc.ros.reloc_node import RelocNode
+
+    class Localizer:
+        method, scenes, camera = 'apr', ['lab'], None
+
+        def localize(self, image, camera=None, scene=None):
+            T = np.eye(4)
+            T[0, 3] = int(image[0, 0, 0]) / 100.0
+            return PoseEstimate(ok=True, T_world_cam=T, covariance=np.eye(6) * 0.01,
+                                confidence=0.9, scene='lab')
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = RelocNode(localizer=Localizer(), context=context, parameter_overrides=[
+        RclpyParameter('path_length', value=3), RclpyParameter('tf_mode', value='none')])
+    try:
+        assert node.set_parameters([RclpyParameter('min_confidence', value=0.25)])[0].successful
+        assert node._p['min_confidence'] == 0.25
+        assert not node.set_parameters([RclpyParameter('min_confidence', value=-1.0)])[0] \
+            .successful
+        assert node._p['min_confidence'] == 0.25
+
+        cam = PinholeCamera(width=32, height=24, fx=30.0, fy=30.0, cx=16.0, cy=12.0)
+        node._on_camera_info(camera_to_camera_info(cam))
+        first = node._camera
+        node._on_camera_info(camera_to_camera_info(cam))
+        assert node._camera is first and first == cam
+        wider = PinholeCamera(width=32, height=24, fx=40.0, fy=30.0, cx=16.0, cy=12.0)
+        node._on_camera_info(camera_to_camera_info(wider))
+        assert node._camera == wider
+
+        for value in range(10, 15):
+            node._process(_image(value, value), 0.0)
+        xs = [p.pose.position.x for p in node._path.poses]
+        np.testing.assert_allclose(xs, [0.12, 0.13, 0.14])
+        assert [stamp_to_ns(p.header.stamp) for p in node._path.poses] == [12, 13, 14]
+        assert node.stats['published'] == 5
+    finally:
+        node.destroy_node()
+        context.try_shutdown()

@@ -178,3 +178,26 @@ def test_two_stage_training_and_resume(scene_dir, one_thread, tmp_path):
                                   'data.val_frames=5'] + overrides, method='scr')
     get_trainer('scr')(cfg, scene_dir, out, resume=True)
     assert len(read_bundle_config(out)['training']['history']) == 4
+
+
+def test_uncropped_samples_compute_their_targets_once(scene_dir, monkeypatch):
+    from pose_reloc.data.formats import load_dataset
+    from pose_reloc.training import scr
+    frames = load_dataset(scene_dir)[0].split('test')[:2]
+    dataset = scr.SCRFrames(frames, (CAMERA.width, CAMERA.height), None, scr.IMAGENET_MEAN,
+                            scr.IMAGENET_STD)
+    first = dataset[1]
+    _, depth, camera = dataset.load(1)
+    expected = scr.scene_coordinate_targets(depth, camera, frames[1].T_world_cam)
+    valid = np.all(np.isfinite(expected), axis=-1)
+    assert valid.sum() > valid.size // 2
+    np.testing.assert_array_equal(first['valid'].numpy(), valid)
+    np.testing.assert_allclose(first['coords'].numpy().transpose(1, 2, 0)[valid],
+                               expected[valid], rtol=1e-6)
+
+    def fail(*args, **kwargs):
+        raise AssertionError('targets recomputed')
+    monkeypatch.setattr(scr, 'scene_coordinate_targets', fail)
+    again = dataset[1]
+    for key in ('coords', 'valid', 'uv', 'image'):
+        assert torch.equal(again[key], first[key])

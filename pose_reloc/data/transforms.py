@@ -203,7 +203,31 @@ class ResizeShorter:
         return f'ResizeShorter({self.size})'
 
 
-class CenterCrop:
+class _Crop:
+    """A ``height`` x ``width`` crop whose origin a subclass chooses (camera, depth follow)."""
+
+    def __init__(self, height: int, width: int):
+        """Store the crop size."""
+        self.height, self.width = int(height), int(width)
+
+    def _origin(self, img_w: int, img_h: int) -> Tuple[int, int]:
+        raise NotImplementedError
+
+    def __call__(self, sample: dict) -> dict:
+        """Return the cropped sample."""
+        img_h, img_w = sample['image'].shape[:2]
+        if img_w < self.width or img_h < self.height:
+            raise ValueError(f'{type(self).__name__}: {self.width}x{self.height} crop does not '
+                             f'fit in the {img_w}x{img_h} image')
+        x0, y0 = self._origin(img_w, img_h)
+        return _crop_sample(sample, x0, y0, self.width, self.height)
+
+    def __repr__(self) -> str:
+        """Show the crop size."""
+        return f'{type(self).__name__}({self.height}, {self.width})'
+
+
+class CenterCrop(_Crop):
     """Crop the central ``height`` x ``width`` window (camera and depth follow).
 
     Args:
@@ -211,22 +235,11 @@ class CenterCrop:
         width: crop width, pixels.
     """
 
-    def __init__(self, height: int, width: int):
-        """Store the crop size."""
-        self.height, self.width = int(height), int(width)
-
-    def __call__(self, sample: dict) -> dict:
-        """Return the cropped sample."""
-        img_h, img_w = sample['image'].shape[:2]
-        x0, y0 = (img_w - self.width) // 2, (img_h - self.height) // 2
-        return _crop_sample(sample, x0, y0, self.width, self.height)
-
-    def __repr__(self) -> str:
-        """Show the crop size."""
-        return f'CenterCrop({self.height}, {self.width})'
+    def _origin(self, img_w: int, img_h: int) -> Tuple[int, int]:
+        return (img_w - self.width) // 2, (img_h - self.height) // 2
 
 
-class RandomCrop:
+class RandomCrop(_Crop):
     """Crop a uniformly placed ``height`` x ``width`` window (camera and depth follow).
 
     Args:
@@ -237,22 +250,12 @@ class RandomCrop:
 
     def __init__(self, height: int, width: int, generator: Optional[torch.Generator] = None):
         """Store the crop size and random source."""
-        self.height, self.width = int(height), int(width)
+        super().__init__(height, width)
         self.generator = generator
 
-    def __call__(self, sample: dict) -> dict:
-        """Return a randomly cropped sample."""
-        img_h, img_w = sample['image'].shape[:2]
-        if img_w < self.width or img_h < self.height:
-            raise ValueError(f'RandomCrop: {self.width}x{self.height} crop does not fit in the '
-                             f'{img_w}x{img_h} image')
-        x0 = _randint(img_w - self.width, self.generator)
-        y0 = _randint(img_h - self.height, self.generator)
-        return _crop_sample(sample, x0, y0, self.width, self.height)
-
-    def __repr__(self) -> str:
-        """Show the crop size."""
-        return f'RandomCrop({self.height}, {self.width})'
+    def _origin(self, img_w: int, img_h: int) -> Tuple[int, int]:
+        return (_randint(img_w - self.width, self.generator),
+                _randint(img_h - self.height, self.generator))
 
 
 class ColorJitter:

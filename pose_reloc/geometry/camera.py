@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 import yaml
 
+from pose_reloc.geometry.rotations import as_float_array
+
 #: Pose conversion between camera axis conventions: the OpenGL / NeRF camera frame
 #: (x right, y up, z backward) and the OpenCV optical frame (x right, y down, z forward):
 #: ``T_world_cam_opencv = T_world_cam_opengl @ T_OPENGL_OPENCV`` (the matrix is its own
@@ -293,10 +295,7 @@ def _cv_undistort(src_n12, K, D, fisheye):
 
 def _as_points(points, dim, name):
     """Return ``points`` as a float64 array of shape (..., dim) or raise ValueError."""
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim < 1 or arr.shape[-1] != dim:
-        raise ValueError(f'{name}: expected shape (..., {dim}), got {arr.shape}')
-    return arr
+    return as_float_array(points, (dim,), name, 'points')
 
 
 def depth_to_scene_coords(depth_hw, camera, T_world_cam):

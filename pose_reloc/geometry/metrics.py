@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from pose_reloc.geometry.rotations import matrix_to_quat, quat_conjugate, quat_multiply
+from pose_reloc.geometry.rotations import as_float_array, matrix_to_quat, quat_conjugate
+from pose_reloc.geometry.rotations import quat_multiply
 
 #: Localization thresholds ``(metres, degrees)``: 5 cm/5 deg, 25 cm/2 deg, 0.5 m/5 deg,
 #: 5 m/10 deg.
@@ -34,10 +35,7 @@ def rate_key(t_m, r_deg):
 
 
 def _as_poses(T, name):
-    T_arr = np.asarray(T, dtype=np.float64)
-    if T_arr.ndim < 2 or T_arr.shape[-2:] != (4, 4):
-        raise ValueError(f'{name}: expected poses of shape (..., 4, 4), got {T_arr.shape}')
-    return T_arr
+    return as_float_array(T, (4, 4), name, 'poses')
 
 
 def translation_error_m(T_est, T_gt):
@@ -69,11 +67,8 @@ def quat_angle_error_deg(q_est, q_gt):
     Returns:
         (...,) float64 angles in [0, 180] degrees (NaN where an input is NaN or zero).
     """
-    a = np.asarray(q_est, dtype=np.float64)
-    b = np.asarray(q_gt, dtype=np.float64)
-    if a.shape[-1:] != (4,) or b.shape[-1:] != (4,):
-        raise ValueError(f'quaternions must have shape (..., 4) xyzw, got {a.shape} and '
-                         f'{b.shape}')
+    a = as_float_array(q_est, (4,), 'q_est', 'quaternions xyzw')
+    b = as_float_array(q_gt, (4,), 'q_gt', 'quaternions xyzw')
     with np.errstate(invalid='ignore', divide='ignore'):
         a = a / np.linalg.norm(a, axis=-1, keepdims=True)
         b = b / np.linalg.norm(b, axis=-1, keepdims=True)

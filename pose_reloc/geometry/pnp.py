@@ -47,6 +47,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from pose_reloc.geometry.se3 import invert, make_T
+
 #: solver name -> OpenCV ``SOLVEPNP_*`` flag (used by the classic RANSAC).
 SOLVERS = {
     'iterative': cv2.SOLVEPNP_ITERATIVE,
@@ -177,8 +179,8 @@ def _check_inputs(points_world_n3, uv_n2) -> Tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(points), np.ascontiguousarray(uv)
 
 
-def _residuals(points, uv, K, rvec, tvec) -> Tuple[np.ndarray, np.ndarray]:
-    """Reprojection error norms (N,) px and in-front flags (N,) of a world-to-camera pose."""
+def _residuals(points, uv, K, rvec, tvec) -> np.ndarray:
+    """Reprojection error norms (N,) px of a world-to-camera pose (inf behind the camera)."""
     R_cam_world, _ = cv2.Rodrigues(rvec)
     points_cam = points @ R_cam_world.T + tvec.reshape(1, 3)
     z = points_cam[:, 2]
@@ -188,7 +190,7 @@ def _residuals(points, uv, K, rvec, tvec) -> Tuple[np.ndarray, np.ndarray]:
     v = K[1, 1] * points_cam[:, 1] / z_safe + K[1, 2]
     err = np.hypot(u - uv[:, 0], v - uv[:, 1])
     err[~in_front] = np.inf
-    return err, in_front
+    return err
 
 
 def pose_jacobian(points_world_n3: np.ndarray, T_world_cam: np.ndarray,
@@ -293,7 +295,7 @@ def solve_pnp_ransac(points_world_n3: np.ndarray, uv_n2: np.ndarray, camera,
     if hypothesis is None:
         return _failure(n, 'ransac_failed')
     rvec, tvec = hypothesis
-    err, _ = _residuals(points, uv, K, rvec, tvec)
+    err = _residuals(points, uv, K, rvec, tvec)
     inliers = err < cfg.reprojection_threshold_px
     if cfg.refine:
         for _ in range(2):
@@ -302,7 +304,7 @@ def solve_pnp_ransac(points_world_n3: np.ndarray, uv_n2: np.ndarray, camera,
             rvec, tvec = cv2.solvePnPRefineLM(
                 points[inliers], uv[inliers], K, None, rvec.copy(), tvec.copy(),
                 criteria=(cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 30, 1e-10))
-            err, _ = _residuals(points, uv, K, rvec, tvec)
+            err = _residuals(points, uv, K, rvec, tvec)
             refined = err < cfg.reprojection_threshold_px
             if np.array_equal(refined, inliers):
                 break
@@ -314,10 +316,7 @@ def solve_pnp_ransac(points_world_n3: np.ndarray, uv_n2: np.ndarray, camera,
     if count / n < cfg.min_inlier_ratio:
         return _failure(n, 'low_inlier_ratio', inliers, rms)
 
-    R_cam_world, _ = cv2.Rodrigues(rvec)
-    T_world_cam = np.eye(4)
-    T_world_cam[:3, :3] = R_cam_world.T
-    T_world_cam[:3, 3] = -R_cam_world.T @ tvec.ravel()
+    T_world_cam = invert(make_T(cv2.Rodrigues(rvec)[0], tvec.ravel()))
     covariance = _covariance(points[inliers], uv[inliers], K, T_world_cam, rvec, tvec,
                              cfg.min_sigma_px)
     if covariance is None:

@@ -17,22 +17,41 @@ _SMALL = 1e-8
 _SLERP_LINEAR = 0.9995
 
 
+def as_float_array(x, tail, name, what='an array'):
+    """Return ``x`` as a float64 array whose trailing dimensions are ``tail``.
+
+    The one shape check of the numpy geometry modules (rotations, se3, metrics).
+
+    Args:
+        x: array-like.
+        tail: required trailing shape, e.g. ``(4,)`` or ``(4, 4)``.
+        name: what ``x`` is called (argument name, file and line, ...), put at the start
+            of the error message.
+        what: description of the expected content for the message.
+
+    Returns:
+        (..., *tail) float64 array.
+
+    Raises:
+        ValueError: naming ``name``, the expected and the actual shape.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    tail = tuple(tail)
+    if arr.ndim < len(tail) or arr.shape[arr.ndim - len(tail):] != tail:
+        expected = ', '.join(['...'] + [str(d) for d in tail])
+        raise ValueError(f'{name}: expected {what} of shape ({expected}), '
+                         f'got shape {arr.shape}')
+    return arr
+
+
 def _as_quat(q, name='q'):
     """Return ``q`` as a float64 array of shape (..., 4) or raise ValueError."""
-    q_arr = np.asarray(q, dtype=np.float64)
-    if q_arr.ndim < 1 or q_arr.shape[-1] != 4:
-        raise ValueError(f'{name}: expected a quaternion array of shape (..., 4) xyzw, '
-                         f'got shape {q_arr.shape}')
-    return q_arr
+    return as_float_array(q, (4,), name, 'a quaternion array xyzw')
 
 
 def _as_rotmat(R, name='R'):
     """Return ``R`` as a float64 array of shape (..., 3, 3) or raise ValueError."""
-    R_arr = np.asarray(R, dtype=np.float64)
-    if R_arr.ndim < 2 or R_arr.shape[-2:] != (3, 3):
-        raise ValueError(f'{name}: expected rotation matrices of shape (..., 3, 3), '
-                         f'got shape {R_arr.shape}')
-    return R_arr
+    return as_float_array(R, (3, 3), name, 'rotation matrices')
 
 
 def quat_canonical(q):
@@ -88,10 +107,7 @@ def quat_validate(q, where, tol=1e-6):
         ValueError: naming ``where`` and the offending value for a wrong shape, NaN/inf, a
             zero quaternion or a norm further than ``tol`` from 1.
     """
-    q_arr = np.asarray(q, dtype=np.float64)
-    if q_arr.ndim < 1 or q_arr.shape[-1] != 4:
-        raise ValueError(f'{where}: expected a quaternion of shape (..., 4) xyzw, '
-                         f'got shape {q_arr.shape}')
+    q_arr = _as_quat(q, where)
     flat = q_arr.reshape(-1, 4)
     finite = np.all(np.isfinite(flat), axis=-1)
     norms = np.linalg.norm(np.where(finite[:, None], flat, 0.0), axis=-1)
@@ -255,10 +271,7 @@ def quat_exp(v):
     Returns:
         (..., 4) float64 unit quaternions, xyzw (``w >= 0`` when ``|v| <= pi/2``).
     """
-    v_arr = np.asarray(v, dtype=np.float64)
-    if v_arr.ndim < 1 or v_arr.shape[-1] != 3:
-        raise ValueError(f'v: expected log-quaternions of shape (..., 3), got shape '
-                         f'{v_arr.shape}')
+    v_arr = as_float_array(v, (3,), 'v', 'log-quaternions')
     theta = np.linalg.norm(v_arr, axis=-1)
     sinc = np.sinc(theta / np.pi)  # sin(theta) / theta, exact at 0
     return np.concatenate([v_arr * sinc[..., None], np.cos(theta)[..., None]], axis=-1)

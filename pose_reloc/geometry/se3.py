@@ -8,17 +8,13 @@ A pose is ``T_world_cam`` (camera-to-world): ``x_world = T_world_cam @ x_cam`` a
 
 import numpy as np
 
-from pose_reloc.geometry.rotations import matrix_to_quat, quat_slerp
+from pose_reloc.geometry.rotations import as_float_array, matrix_to_quat, quat_slerp
 from pose_reloc.geometry.rotations import quat_to_matrix
 
 
 def _as_T(T, name='T'):
     """Return ``T`` as a float64 array of shape (..., 4, 4) or raise ValueError."""
-    T_arr = np.asarray(T, dtype=np.float64)
-    if T_arr.ndim < 2 or T_arr.shape[-2:] != (4, 4):
-        raise ValueError(f'{name}: expected transforms of shape (..., 4, 4), got shape '
-                         f'{T_arr.shape}')
-    return T_arr
+    return as_float_array(T, (4, 4), name, 'transforms')
 
 
 def make_T(R, t):
@@ -31,12 +27,8 @@ def make_T(R, t):
     Returns:
         (..., 4, 4) float64 transforms ``[[R, t], [0, 0, 0, 1]]``.
     """
-    R_arr = np.asarray(R, dtype=np.float64)
-    t_arr = np.asarray(t, dtype=np.float64)
-    if R_arr.ndim < 2 or R_arr.shape[-2:] != (3, 3):
-        raise ValueError(f'R: expected shape (..., 3, 3), got {R_arr.shape}')
-    if t_arr.ndim < 1 or t_arr.shape[-1] != 3:
-        raise ValueError(f't: expected shape (..., 3), got {t_arr.shape}')
+    R_arr = as_float_array(R, (3, 3), 'R', 'rotation matrices')
+    t_arr = as_float_array(t, (3,), 't', 'translations')
     batch = np.broadcast_shapes(R_arr.shape[:-2], t_arr.shape[:-1])
     T = np.zeros(batch + (4, 4))
     T[..., :3, :3] = R_arr
@@ -183,6 +175,24 @@ def interpolate_at(times_ns, poses_n44, query_ns):
     alpha = np.divide(offset, span, out=np.zeros_like(offset), where=span > 0)
     out[valid] = interpolate(poses[lo], poses[hi], alpha)
     return out, valid
+
+
+def mean_pose(T_n44):
+    """Mean of poses: mean position, chordal (eigenvector) mean of the quaternions.
+
+    Args:
+        T_n44: (N, 4, 4) poses, e.g. ``T_world_cam``; N >= 1.
+
+    Returns:
+        (4, 4) float64 pose whose translation is the mean of the translations and whose
+        rotation maximizes the summed squared quaternion dot products (sign-invariant).
+    """
+    T = _as_T(T_n44, 'T_n44')
+    if T.ndim != 3 or len(T) == 0:
+        raise ValueError(f'mean_pose needs (N, 4, 4) poses with N >= 1, got {T.shape}')
+    q_n4 = matrix_to_quat(T[:, :3, :3])
+    _, vectors = np.linalg.eigh(q_n4.T @ q_n4)
+    return make_T(quat_to_matrix(vectors[:, -1]), T[:, :3, 3].mean(axis=0))
 
 
 def is_valid_T(T, tol=1e-6):

@@ -21,19 +21,13 @@ from tqdm import tqdm
 
 from pose_reloc.data.records import Frame, load_image
 from pose_reloc.geometry.camera import PinholeCamera
-from pose_reloc.geometry.rotations import matrix_to_quat, quat_to_matrix
+from pose_reloc.geometry.se3 import mean_pose as se3_mean_pose
 from pose_reloc.inference.base import PoseEstimate
 
 
 def mean_pose(frames: Sequence[Frame]) -> np.ndarray:
-    """Mean ``T_world_cam`` (4, 4) of frames: mean centre, chordal mean rotation."""
-    T = np.array([f.T_world_cam for f in frames], dtype=np.float64)
-    q = matrix_to_quat(T[:, :3, :3])
-    _, vecs = np.linalg.eigh(q.T @ q)
-    out = np.eye(4)
-    out[:3, :3] = quat_to_matrix(vecs[:, -1])
-    out[:3, 3] = T[:, :3, 3].mean(axis=0)
-    return out
+    """Mean ``T_world_cam`` (4, 4) of frames (:func:`pose_reloc.geometry.se3.mean_pose`)."""
+    return se3_mean_pose(np.array([f.T_world_cam for f in frames], dtype=np.float64))
 
 
 class MeanPoseLocalizer:

@@ -38,9 +38,9 @@ from tqdm import tqdm
 
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, load_image
-from pose_reloc.data.tum import write_tum
+from pose_reloc.data.tum import write_tum_ns
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
-from pose_reloc.inference.calibration import CHI2_2SIGMA, pose_error_6d
+from pose_reloc.inference.calibration import CHI2_2SIGMA, mahalanobis_sq, pose_error_6d
 
 LOG = logging.getLogger(__name__)
 
@@ -216,14 +216,10 @@ def _frame_row(frame: Frame, scene_name: str, query_scene: Optional[str], est: A
 
 
 def _coverage(T_est: np.ndarray, T_gt: np.ndarray, cov_66: np.ndarray) -> Dict[str, Any]:
-    err = pose_error_6d(T_est, T_gt)
+    err = pose_error_6d(T_est, T_gt)[None]
     out = {}
     for name, sl, dof in (('t', slice(0, 3), 3), ('r', slice(3, 6), 3), ('pose', slice(0, 6), 6)):
-        block = cov_66[sl, sl]
-        try:
-            d2 = float(err[sl] @ np.linalg.solve(block, err[sl]))
-        except np.linalg.LinAlgError:
-            d2 = float('inf')
+        d2 = mahalanobis_sq(err, cov_66[None], sl)[0]  # NaN (outside) if not positive definite
         out[f'within_2sigma_{name}'] = bool(d2 <= CHI2_2SIGMA[dof])
     out['sigma_translation_m'] = float(np.sqrt(max(np.trace(cov_66[:3, :3]), 0.0) / 3.0))
     return out
@@ -311,9 +307,9 @@ def write_predictions_tum(rows: List[Dict[str, Any]], path: Union[str, Path]) ->
         ok = [r for r in rows if r['scene'] == name and r['ok']]
         target = path if len(scene_names) == 1 else path.with_name(
             f'{path.stem}_{name}{path.suffix}')
-        stamps = np.array([r['timestamp_ns'] * 1e-9 for r in ok], dtype=np.float64)
+        stamps_ns = np.array([r['timestamp_ns'] for r in ok], dtype=np.int64)
         poses = np.array([r['T_est'] for r in ok], dtype=np.float64).reshape(-1, 4, 4)
-        write_tum(target, stamps, poses)
+        write_tum_ns(target, stamps_ns, poses)
         written.append(target)
     return written
 

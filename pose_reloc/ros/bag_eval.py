@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from pose_reloc.geometry.se3 import mean_pose
+from pose_reloc.ros.conversions import msg_covariance, msg_to_T, stamp_to_ns
 from pose_reloc.ros.extract import extract_bag
 
 
@@ -101,7 +103,6 @@ def live_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw',
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     from pose_reloc.data.formats.posed_folder import read_scene
-    from pose_reloc.ros.conversions import msg_covariance, msg_to_T, stamp_to_ns
     from pose_reloc.ros.launcher import LaunchConfig, start, stop
     from pose_reloc.ros.recorder import Recorder
     from pose_reloc.ros.reloc_node import _tf_message_type, TF_QOS
@@ -161,7 +162,7 @@ def live_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw',
                 key = f'{tr.header.frame_id}->{tr.child_frame_id}'
                 tf_pairs[key] = tf_pairs.get(key, 0) + 1
         recorder.close()
-    report = _score(gt, published, poses, msg_to_T, msg_covariance, stamp_to_ns)
+    report = _score(gt, published, poses)
     report.update(mode='live', bag=str(bag), bundle=str(bundle), rate=rate,
                   node=node_status, exit_codes=codes, tf_pairs=tf_pairs)
     _write_outputs(out_dir, report)
@@ -187,7 +188,6 @@ def attach_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw'
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     from pose_reloc.data.formats.posed_folder import read_scene
-    from pose_reloc.ros.conversions import msg_covariance, msg_to_T, stamp_to_ns
     from pose_reloc.ros.recorder import Recorder
 
     out_dir = Path(out_dir)
@@ -214,7 +214,7 @@ def attach_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw'
         poses = list(recorder.messages[pose_topic])
     finally:
         recorder.close()
-    report = _score(gt, None, poses, msg_to_T, msg_covariance, stamp_to_ns)
+    report = _score(gt, None, poses)
     report.update(mode='attach', bag=str(bag), bundle=str(bundle), node=node_status)
     _write_outputs(out_dir, report)
     return report
@@ -244,8 +244,8 @@ def _node_settled(recorder, ended_wall: float, images: int) -> bool:
             and (received >= images or entries[-1][0] > ended_wall + 3.0))
 
 
-def _score(gt: Dict[int, np.ndarray], published: List, poses: List, msg_to_T,
-           msg_covariance, stamp_to_ns) -> Dict[str, Any]:
+def _score(gt: Dict[int, np.ndarray], published: Optional[List], poses: List
+           ) -> Dict[str, Any]:
     from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
     sent = (dict.fromkeys(gt) if published is None
             else {int(stamp): wall for stamp, wall in published})
@@ -283,11 +283,9 @@ def _score(gt: Dict[int, np.ndarray], published: List, poses: List, msg_to_T,
     report['covariance_min_eigenvalue'] = min(
         (float(np.linalg.eigvalsh(msg_covariance(msg)).min()) for _, msg in poses),
         default=None)
-    mean_T = _mean_pose(T_gt)
-    report['baseline'] = summarize(translation_error_m(np.repeat(mean_T[None], len(T_gt), 0),
-                                                       T_gt),
-                                   rotation_error_deg(np.repeat(mean_T[None], len(T_gt), 0),
-                                                      T_gt))
+    T_mean = np.repeat(mean_pose(T_gt)[None], len(T_gt), 0)
+    report['baseline'] = summarize(translation_error_m(T_mean, T_gt),
+                                   rotation_error_deg(T_mean, T_gt))
     lat = np.asarray(latencies)
     report['latency_ms'] = None if not lat.size else {
         'median': float(np.median(lat)), 'p95': float(np.percentile(lat, 95)),
@@ -299,15 +297,6 @@ def _score(gt: Dict[int, np.ndarray], published: List, poses: List, msg_to_T,
                   throughput_hz=float((len(arrivals) - 1) / span) if span > 0 else 0.0,
                   per_frame=rows)
     return report
-
-
-def _mean_pose(T_n44: np.ndarray) -> np.ndarray:
-    """Return the mean position with the chordal-mean rotation of ``(N, 4, 4)`` poses."""
-    u, _, vt = np.linalg.svd(T_n44[:, :3, :3].sum(axis=0))
-    R = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, T_n44[:, :3, 3].mean(axis=0)
-    return T
 
 
 def _write_json(path: Path, report: Dict[str, Any]) -> None:

@@ -35,7 +35,6 @@ from pathlib import Path
 import shutil
 from typing import Optional, Union
 
-import cv2
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness
 from rosbags.interfaces import QosReliability, QosTime
@@ -45,8 +44,8 @@ from tqdm import tqdm
 
 from pose_reloc.data.formats.posed_folder import read_root
 from pose_reloc.data.records import check_T_world_cam, load_image
-from pose_reloc.geometry.camera import ros_distortion
 from pose_reloc.geometry.se3 import invert, make_T, T_to_pos_quat
+from pose_reloc.ros.conversions import camera_info_fields, compress_rgb
 
 MAP_FRAME = 'map'
 BASE_FRAME = 'base_link'
@@ -123,12 +122,9 @@ class _Messages:
 
     def image(self, rgb, stamp_ns, encoding, jpeg_quality):
         if encoding == 'jpeg':
-            ok, buf = cv2.imencode('.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
-            if not ok:
-                raise ValueError(f'JPEG encoding failed for the frame at {stamp_ns} ns')
             return self.CompressedImage(header=self.header(stamp_ns, CAMERA_FRAME),
-                                        format='jpeg', data=buf.reshape(-1))
+                                        format='jpeg',
+                                        data=compress_rgb(rgb, 'jpeg', jpeg_quality))
         pixels = rgb if encoding == 'rgb8' else np.ascontiguousarray(rgb[:, :, ::-1])
         h, w = pixels.shape[:2]
         return self.Image(header=self.header(stamp_ns, CAMERA_FRAME), height=h, width=w,
@@ -136,15 +132,9 @@ class _Messages:
                           data=np.ascontiguousarray(pixels).reshape(-1))
 
     def camera_info(self, camera, stamp_ns):
-        model, d = ros_distortion(camera)
-        k = [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0]
-        p = [camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         roi = self.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
         return self.CameraInfo(header=self.header(stamp_ns, CAMERA_FRAME),
-                               height=camera.height, width=camera.width, distortion_model=model,
-                               d=np.array(d, np.float64), k=np.array(k, np.float64),
-                               r=np.eye(3).reshape(-1), p=np.array(p, np.float64),
-                               binning_x=0, binning_y=0, roi=roi)
+                               binning_x=0, binning_y=0, roi=roi, **camera_info_fields(camera))
 
     def transform(self, T, stamp_ns, parent, child):
         t, q = T_to_pos_quat(T)

@@ -100,8 +100,8 @@ def validate_image_msg(msg) -> Tuple[int, type]:
     return channels, dtype
 
 
-def _numpy_image_to_rgb(msg) -> np.ndarray:
-    channels, dtype = validate_image_msg(msg)
+def _numpy_image_to_rgb(msg, channels: int, dtype: type) -> np.ndarray:
+    """Convert a validated Image (``channels``, ``dtype`` of its encoding) to RGB uint8."""
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     itemsize = np.dtype(dtype).itemsize
     raw = _data_bytes(msg.data)[:step * height].reshape(height, step)
@@ -160,10 +160,10 @@ def image_to_rgb(msg, use_cv_bridge: bool = True) -> np.ndarray:
         ValueError: the reason the message is unusable (see ``validate_image_msg``).
 
     """
-    validate_image_msg(msg)
+    channels, dtype = validate_image_msg(msg)
     bridge = _cv_bridge() if use_cv_bridge else None
     if bridge is None or str(msg.encoding) in ('mono16', '16UC1'):
-        return _numpy_image_to_rgb(msg)
+        return _numpy_image_to_rgb(msg, channels, dtype)
     return np.ascontiguousarray(bridge.imgmsg_to_cv2(msg, desired_encoding='rgb8'))
 
 
@@ -237,6 +237,22 @@ def rgb_to_compressed(image_rgb_hw3: np.ndarray, timestamp_ns: int = 0, frame_id
                       fmt: str = 'jpeg', quality: int = 90):
     """Build a ``sensor_msgs.msg.CompressedImage`` (``jpeg`` or ``png``) from RGB uint8."""
     from sensor_msgs.msg import CompressedImage
+    msg = CompressedImage()
+    msg.header.stamp = ns_to_stamp(timestamp_ns)
+    msg.header.frame_id = frame_id
+    msg.format = fmt
+    msg.data = compress_rgb(image_rgb_hw3, fmt, quality).tobytes()
+    return msg
+
+
+def compress_rgb(image_rgb_hw3: np.ndarray, fmt: str = 'jpeg', quality: int = 90
+                 ) -> np.ndarray:
+    """Encode ``(H, W, 3) uint8 RGB`` as ``jpeg`` or ``png``; return the (N,) uint8 bytes.
+
+    Raises:
+        ValueError: not an RGB uint8 image, an unknown ``fmt``, or OpenCV failing.
+
+    """
     image = _check_rgb(image_rgb_hw3)
     if fmt not in ('jpeg', 'png'):
         raise ValueError(f'cannot compress to {fmt!r}; use jpeg or png')
@@ -245,12 +261,7 @@ def rgb_to_compressed(image_rgb_hw3: np.ndarray, timestamp_ns: int = 0, frame_id
                            cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError(f'OpenCV failed to encode a {image.shape} image as {fmt}')
-    msg = CompressedImage()
-    msg.header.stamp = ns_to_stamp(timestamp_ns)
-    msg.header.frame_id = frame_id
-    msg.format = fmt
-    msg.data = buf.tobytes()
-    return msg
+    return buf.reshape(-1)
 
 
 def _check_rgb(image) -> np.ndarray:
@@ -288,22 +299,35 @@ def camera_info_to_camera(msg):
                          distortion=d if any(d) else ())
 
 
+def camera_info_fields(camera) -> dict:
+    """Return the CameraInfo fields of a ``PinholeCamera`` (for rclpy and rosbags messages).
+
+    Returns:
+        ``width``, ``height`` (int, pixels), ``distortion_model`` (str), ``d`` (N,), ``k``
+        (9,), ``r`` (9,) identity and ``p`` (12,) float64, row major.
+
+    """
+    from pose_reloc.geometry.camera import ros_distortion
+    model, coeffs = ros_distortion(camera)
+    fx, fy, cx, cy = (float(v) for v in (camera.fx, camera.fy, camera.cx, camera.cy))
+    return {'width': int(camera.width), 'height': int(camera.height),
+            'distortion_model': model, 'd': np.asarray(coeffs, dtype=np.float64).reshape(-1),
+            'k': np.array([fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]),
+            'r': np.eye(3).reshape(-1),
+            'p': np.array([fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])}
+
+
 def camera_to_camera_info(camera, timestamp_ns: int = 0, frame_id: str = ''):
     """Build a ``sensor_msgs.msg.CameraInfo`` from a ``PinholeCamera``."""
     from sensor_msgs.msg import CameraInfo
-
-    from pose_reloc.geometry.camera import ros_distortion
+    fields = camera_info_fields(camera)
     msg = CameraInfo()
     msg.header.stamp = ns_to_stamp(timestamp_ns)
     msg.header.frame_id = frame_id
-    msg.width, msg.height = int(camera.width), int(camera.height)
-    msg.distortion_model, coeffs = ros_distortion(camera)
-    msg.d = [float(v) for v in coeffs]
-    msg.k = [float(camera.fx), 0.0, float(camera.cx), 0.0, float(camera.fy),
-             float(camera.cy), 0.0, 0.0, 1.0]
-    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    msg.p = [float(camera.fx), 0.0, float(camera.cx), 0.0, 0.0, float(camera.fy),
-             float(camera.cy), 0.0, 0.0, 0.0, 1.0, 0.0]
+    msg.width, msg.height = fields['width'], fields['height']
+    msg.distortion_model = fields['distortion_model']
+    msg.d = fields['d'].tolist()
+    msg.k, msg.r, msg.p = fields['k'], fields['r'], fields['p']
     return msg
 
 

@@ -23,6 +23,7 @@ base's (``map_to_base``, ``map_to_odom``, like AMCL's robot pose), with the cova
 through the mounting's lever arm.
 """
 
+from collections import deque
 import math
 import sys
 import threading
@@ -37,6 +38,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from rclpy.time import Time
 
 from pose_reloc.geometry.se3 import invert, T_from_pos_quat
 from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
@@ -126,7 +128,9 @@ class RelocNode(Node):
         super().__init__(node_name, **kwargs)
         self._declare_parameters()
         self.add_on_set_parameters_callback(self._validate_parameters)
-        p = self._params()
+        self.add_post_set_parameters_callback(lambda _params: self._refresh_parameters())
+        self._refresh_parameters()
+        p = self._p
         self._check_startup(p)
         if localizer is None:
             from pose_reloc.inference import load_localizer
@@ -141,6 +145,7 @@ class RelocNode(Node):
         self._pending = None
         self._stop = False
         self._camera = None
+        self._camera_key = None
         self._camera_warned = False
         self._stats = {'received': 0, 'processed': 0, 'published': 0, 'dropped': 0,
                        'failures': 0, 'bad_images': 0, 'last_failure': '',
@@ -232,6 +237,19 @@ class RelocNode(Node):
             'Minimum seconds between two log lines of the same reason.', d,
             fp_range=(0.0, 3600.0)))
 
+    def _refresh_parameters(self) -> None:
+        """Cache the parameter values (after start-up and each set) in ``self._p``.
+
+        The per-frame path reads this dict (replaced whole, so a reader sees one consistent
+        snapshot) instead of looking up every parameter per image. It also holds the derived
+        ``mount_T_cam_base`` (4x4, the inverse of ``camera_mount``; None while invalid).
+        """
+        p = self._params()
+        mount = np.asarray(p['camera_mount'], dtype=np.float64)
+        p['mount_T_cam_base'] = (invert(T_from_pos_quat(mount[:3], mount[3:]))
+                                 if self._check_value('camera_mount', mount) is None else None)
+        self._p = p
+
     def _params(self) -> dict:
         names = ('bundle', 'device', 'image_transport', 'map_frame', 'camera_frame',
                  'base_frame', 'odom_frame', 'tf_mode', 'camera_mount', 'use_tf_mount',
@@ -318,6 +336,7 @@ class RelocNode(Node):
         self._cloud_pub = (self.create_publisher(PointCloud2, '~/inliers', 2)
                            if p['publish_inliers'] else None)
         self._path = Path() if p['path_length'] > 0 else None
+        self._path_poses = deque(maxlen=max(p['path_length'], 1))  # read-only parameter
         self._path_pub = (self.create_publisher(Path, '~/path', 2)
                           if self._path is not None else None)
         if p['image_transport'] == 'raw':
@@ -332,6 +351,10 @@ class RelocNode(Node):
 
     # ------------------------------------------------------------------ callbacks
     def _on_camera_info(self, msg) -> None:
+        # drivers repeat the same camera_info with every image: derive the camera once
+        key = (msg.width, msg.height, msg.distortion_model, tuple(msg.k), tuple(msg.d))
+        if key == self._camera_key:
+            return
         try:
             camera = camera_info_to_camera(msg)
         except ValueError as exc:
@@ -343,7 +366,7 @@ class RelocNode(Node):
             self.get_logger().warning(
                 f'camera_info intrinsics differ from training: {_describe(camera)} vs '
                 f'{_describe(trained)}')
-        self._camera = camera
+        self._camera, self._camera_key = camera, key
 
     def _on_tf(self, msg, static: bool) -> None:
         """Add each transform of a TFMessage to the own buffer; log and skip bad ones.
@@ -360,19 +383,20 @@ class RelocNode(Node):
             except ValueError as exc:
                 hint = (' (tf_mode map_to_base while another node publishes a parent of the '
                         'base: use map_to_odom)'
-                        if child.lstrip('/') == self.get_parameter('base_frame').value else '')
+                        if child.lstrip('/') == self._p['base_frame'] else '')
                 self._log('error', f'tf {parent} -> {child}',
                           f'ignoring {"/tf_static" if static else "/tf"} transform: {exc}'
                           f'{hint}')
 
     def _on_image(self, msg) -> None:
+        now = time.monotonic()
         with self._lock:
             self._stats['received'] += 1
             self._window['received'] += 1
-            self._stats['last_image_time'] = time.monotonic()
+            self._stats['last_image_time'] = now
             if self._pending is not None:
                 self._stats['dropped'] += 1
-            self._pending = (msg, time.monotonic())
+            self._pending = (msg, now)
             self._lock.notify()
 
     # ------------------------------------------------------------------ worker
@@ -426,7 +450,7 @@ class RelocNode(Node):
                 self._stats['bad_images'] += 1
             self._fail(f'bad image: {exc}', stamp_ns, 'error')
             return
-        p = self._params()
+        p = self._p
         camera = self._camera if p['use_camera_info'] else None
         size = (image.shape[1], image.shape[0])
         if camera is not None and (camera.width, camera.height) != size:
@@ -469,8 +493,9 @@ class RelocNode(Node):
         pose_stamped = T_to_pose_stamped(T_pose, stamp_ns, p['map_frame'])
         self._pose_stamped_pub.publish(pose_stamped)
         if self._path is not None:
+            self._path_poses.append(pose_stamped)
             self._path.header = pose_stamped.header
-            self._path.poses = (list(self._path.poses) + [pose_stamped])[-p['path_length']:]
+            self._path.poses = list(self._path_poses)
             self._path_pub.publish(self._path)
         if mode != 'none' and self._tf_pub is not None:
             tf_stamp = stamp_ns + int(p['transform_tolerance'] * NS)
@@ -499,15 +524,13 @@ class RelocNode(Node):
             T_cam_base = self._lookup(camera_frame, p['base_frame'], stamp_ns, quiet=True)
             if T_cam_base is not None:
                 return T_cam_base
-        mount = list(p['camera_mount'])
-        return invert(T_from_pos_quat(np.array(mount[:3]), np.array(mount[3:])))
+        return p['mount_T_cam_base']
 
     def _lookup(self, parent: str, child: str, stamp_ns: int,
                 quiet: bool = False) -> Optional[np.ndarray]:
         """Return T_parent_child at the image time from tf2 or the own buffer, else None."""
         try:
             if self._tf2_buffer is not None:
-                from rclpy.time import Time
                 tr = self._tf2_buffer.lookup_transform(parent, child, Time(nanoseconds=stamp_ns))
                 return msg_to_T(tr, f'{parent} -> {child}')
             if self._own_tf is not None:
@@ -524,7 +547,7 @@ class RelocNode(Node):
     # ------------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-        p = self._params()
+        p = self._p
         now = time.monotonic()
         with self._lock:
             span = max(now - self._window['t'], 1e-6)

@@ -34,7 +34,8 @@ from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
 from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything
+from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything, \
+    work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -44,22 +45,21 @@ CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 
 
 @dataclass(frozen=True)
-class APRModelConfig:
-    """The ``model:`` section of ``--method apr`` presets.
+class PoseModelConfig:
+    """The ``model:`` fields shared by the pose regressors (``apr``, ``mspn``).
 
     Attributes:
         backbone: encoder name (resnet18/34/50, mobilenet_v3_small, efficientnet_lite0,
             tiny).
         pretrained: ``imagenet``, ``none`` or a local state-dict path.
-        fc_dim: FC localizer width (PoseNet 2048; 0 = none).
+        fc_dim: FC (+ ReLU) width after pooling (0 = none).
         dropout: dropout before the heads (PoseNet 0.5); also used for MC-dropout.
         rotation: ``quat`` or ``logq`` (MapNet).
-        loss: ``learned`` (learnable s_t, s_q; L1) or ``posenet`` (beta-weighted L2).
+        loss: ``learned`` (learnable s_t, s_q per scene; L1) or ``posenet`` (beta-weighted
+            L2).
         beta: PoseNet's rotation weight (``loss: posenet``).
         s_t: initial translation log-weight (MapNet 0).
         s_q: initial rotation log-weight (MapNet -3, APANet -1).
-        relative_weight: MapNet relative-pose term weight on frame pairs (0 = off).
-        relative_skip: the pair partner is this many frames later in the same sequence.
         mc_samples: MC-dropout samples the localizer draws for the covariance by default
             (0 = no covariance).
         freeze_encoder: fraction of the encoder's parameters (from the input side) kept
@@ -76,10 +76,23 @@ class APRModelConfig:
     beta: float = 1.0
     s_t: float = 0.0
     s_q: float = -3.0
-    relative_weight: float = 0.0
-    relative_skip: int = 10
     mc_samples: int = 20
     freeze_encoder: float = 0.0
+
+
+@dataclass(frozen=True)
+class APRModelConfig(PoseModelConfig):
+    """The ``model:`` section of ``--method apr`` presets (``PoseModelConfig`` plus these).
+
+    Attributes:
+        fc_dim: FC localizer width (PoseNet 2048; 0 = none).
+        relative_weight: MapNet relative-pose term weight on frame pairs (0 = off).
+        relative_skip: the pair partner is this many frames later in the same sequence.
+    """
+
+    fc_dim: int = 2048
+    relative_weight: float = 0.0
+    relative_skip: int = 10
 
 
 @dataclass
@@ -374,13 +387,12 @@ def make_loader(dataset: Dataset, cfg: TrainConfig, train: bool) -> DataLoader:
 def pose_errors(t_pred_b3: torch.Tensor, q_pred_b4: torch.Tensor,
                 T_true_b44: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
     """Return translation (m) and rotation (deg) errors of world predictions vs true poses."""
-    from pose_reloc.geometry.rotations import matrix_to_quat as _m2q
+    from pose_reloc.geometry.metrics import quat_angle_error_deg
+    from pose_reloc.geometry.rotations import matrix_to_quat
     T_true = T_true_b44.detach().cpu().numpy().astype(np.float64)
     t_err = np.linalg.norm(t_pred_b3.detach().cpu().numpy() - T_true[:, :3, 3], axis=1)
-    q_true = _m2q(T_true[:, :3, :3])
     q_pred = q_pred_b4.detach().cpu().numpy().astype(np.float64)
-    dots = np.abs((q_true * q_pred).sum(axis=1)).clip(0.0, 1.0)
-    return t_err, np.degrees(2 * np.arccos(dots))
+    return t_err, quat_angle_error_deg(q_pred, matrix_to_quat(T_true[:, :3, :3]))
 
 
 def denormalize(t_norm_b3: torch.Tensor, scene_ids_b: torch.Tensor,
@@ -456,12 +468,6 @@ def input_meta(cfg: TrainConfig, mean: Sequence[float], std: Sequence[float]) ->
     return {'height': cfg.data.height, 'width': cfg.data.width, 'resize': cfg.data.resize,
             'mean': [float(v) for v in mean], 'std': [float(v) for v in std],
             'color': 'rgb', 'range': [0, 1]}
-
-
-def work_dir_for(out_bundle: Path) -> Path:
-    """Checkpoint / log directory of a run writing ``out_bundle``: ``<out>.work``."""
-    out_bundle = Path(out_bundle)
-    return out_bundle.with_name(out_bundle.name + '.work')
 
 
 def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,

@@ -104,6 +104,12 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch)) % (2 ** 31)
 
 
+def work_dir_for(out_bundle: Path) -> Path:
+    """Checkpoint / log directory of a run writing ``out_bundle``: ``<out>.work``."""
+    out_bundle = Path(out_bundle)
+    return out_bundle.with_name(out_bundle.name + '.work')
+
+
 def fit(model: nn.Module, train_loader: Iterable, step_fn: StepFn, cfg: TrainConfig,
         work_dir: Path, val_fn: Optional[ValFn] = None, criterion: Optional[nn.Module] = None,
         resume: bool = False, device: Optional[torch.device] = None,
@@ -162,6 +168,7 @@ def fit(model: nn.Module, train_loader: Iterable, step_fn: StepFn, cfg: TrainCon
     t0 = time.monotonic()
     stopped = False
     epoch = start_epoch
+    clipped = [p for g in optimizer.param_groups for p in g['params']]
     for epoch in range(start_epoch, cfg.optim.epochs):
         seed_everything(epoch_seed(cfg.run.seed, epoch))
         lr_scale = _lr_scale(cfg, epoch)
@@ -182,9 +189,7 @@ def fit(model: nn.Module, train_loader: Iterable, step_fn: StepFn, cfg: TrainCon
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.optim.grad_clip > 0:
-                nn.utils.clip_grad_norm_(
-                    [p for g in optimizer.param_groups for p in g['params']],
-                    cfg.optim.grad_clip)
+                nn.utils.clip_grad_norm_(clipped, cfg.optim.grad_clip)
             optimizer.step()
             losses.append(float(loss.detach()))
             for key, value in logs.items():

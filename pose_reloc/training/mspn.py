@@ -25,47 +25,27 @@ from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
 from pose_reloc.training.apr import (build_criterion, denormalize, input_meta, make_loader,
-                                     normalization, pose_errors, prepare_data,
-                                     rotation_target, SceneNorm, to_input, training_meta,
-                                     transfer_weights, work_dir_for)
+                                     normalization, pose_errors, PoseModelConfig,
+                                     prepare_data, rotation_target, SceneNorm, to_input,
+                                     training_meta, transfer_weights)
 from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, pick_device, seed_everything
+from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class MSPNModelConfig:
-    """The ``model:`` section of ``--method mspn`` presets.
+class MSPNModelConfig(PoseModelConfig):
+    """The ``model:`` section of ``--method mspn`` presets (``PoseModelConfig`` plus these).
 
     Attributes:
-        backbone: shared encoder name.
-        pretrained: ``imagenet``, ``none`` or a local state-dict path.
         fc_dim: shared FC+ReLU before the heads (0 = none, as in the MSPN paper).
-        dropout: dropout before the heads and the classifier (and for MC-dropout).
-        rotation: ``quat`` or ``logq``.
-        loss: ``learned`` (per-scene learnable s_t, s_q) or ``posenet`` (beta).
-        beta: PoseNet's rotation weight (``loss: posenet``).
-        s_t: initial translation log-weight of every scene.
-        s_q: initial rotation log-weight of every scene.
         scene_weight: weight of the scene-classification cross-entropy.
-        mc_samples: default MC-dropout samples for the covariance (0 = none).
-        freeze_encoder: fraction of encoder parameters (input side) kept frozen.
     """
 
-    backbone: str = 'resnet34'
-    pretrained: str = 'imagenet'
     fc_dim: int = 0
-    dropout: float = 0.5
-    rotation: str = 'quat'
-    loss: str = 'learned'
-    beta: float = 1.0
-    s_t: float = 0.0
-    s_q: float = -3.0
     scene_weight: float = 1.0
-    mc_samples: int = 20
-    freeze_encoder: float = 0.0
 
 
 def _norms_from_bundle(config: Dict) -> Dict[str, SceneNorm]:

@@ -39,11 +39,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
+from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
     SCRNet
 from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, pick_device, seed_everything
+from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -83,11 +84,12 @@ class SCRModelConfig:
     reproj_soft_clamp_px: float = 10.0
     reproj_max_px: float = 100.0
     min_depth_m: float = 0.1
-    pnp_threshold_px: float = 4.0
-    pnp_min_inliers: int = 12
-    pnp_min_inlier_ratio: float = 0.05
-    pnp_ransac: str = 'usac_magsac'
-    pnp_iterations: int = 1000
+    # PnP defaults are PnPConfig's (chosen with benchmarks/bench_pnp.py).
+    pnp_threshold_px: float = PnPConfig.reprojection_threshold_px
+    pnp_min_inliers: int = PnPConfig.min_inliers
+    pnp_min_inlier_ratio: float = PnPConfig.min_inlier_ratio
+    pnp_ransac: str = PnPConfig.ransac
+    pnp_iterations: int = PnPConfig.iterations
     mean_frames: int = 200
 
     def pnp_config(self) -> PnPConfig:
@@ -198,6 +200,8 @@ class SCRFrames(Dataset):
             from torchvision.transforms import ColorJitter
             self.jitter = ColorJitter(*jitter)
         self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, PinholeCamera]] = {}
+        #: uncropped samples' ``(coords, valid, uv_ideal)``, computed once (validation).
+        self._targets: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         """Return the number of frames."""
@@ -223,10 +227,15 @@ class SCRFrames(Dataset):
             depth = depth[y0:y0 + ch, x0:x0 + cw]
             camera = camera.cropped(x0, y0, cw, ch)
         T_world_cam = np.asarray(frame.T_world_cam, dtype=np.float64)
-        coords = scene_coordinate_targets(depth, camera, T_world_cam, self.max_depth_spread)
-        valid = np.all(np.isfinite(coords), axis=-1)
-        uv = cell_centres(*coords.shape[:2])
-        uv_ideal = camera.undistort_points(uv) if camera.is_distorted else uv
+        if index in self._targets:
+            coords, valid, uv_ideal = self._targets[index]
+        else:
+            coords = scene_coordinate_targets(depth, camera, T_world_cam, self.max_depth_spread)
+            valid = np.all(np.isfinite(coords), axis=-1)
+            uv = cell_centres(*coords.shape[:2])
+            uv_ideal = camera.undistort_points(uv) if camera.is_distorted else uv
+            if self.crop is None:
+                self._targets[index] = coords, valid, uv_ideal
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
         if self.jitter is not None:
             tensor = self.jitter(tensor)
@@ -331,10 +340,9 @@ def _make_val_fn(dataset: Optional[SCRFrames], pnp_cfg: PnPConfig):
             if not result.ok:
                 fails += 1
                 continue
-            T_gt = sample['T_world_cam'].numpy().astype(np.float64)
-            t_err.append(np.linalg.norm(result.T_world_cam[:3, 3] - T_gt[:3, 3]))
-            cos = (np.trace(result.T_world_cam[:3, :3].T @ T_gt[:3, :3]) - 1) / 2
-            r_err.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+            T_gt = dataset.frames[index].T_world_cam
+            t_err.append(translation_error_m(result.T_world_cam, T_gt))
+            r_err.append(rotation_error_deg(result.T_world_cam, T_gt))
         return {'coord_error_m': float(np.median(coord_err)) if coord_err else float('nan'),
                 'median_translation_m': float(np.median(t_err)) if t_err else float('nan'),
                 'median_rotation_deg': float(np.median(r_err)) if r_err else float('nan'),
@@ -426,6 +434,11 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     model.to(device)
     pnp_cfg = model_cfg.pnp_config()
     val_fn = _make_val_fn(val_set, pnp_cfg)
+    if cfg.data.workers > 0:
+        # Worker processes start afresh every epoch: fill the RAM cache here, once, so that
+        # they inherit it instead of decoding every image again each epoch.
+        for index in range(len(train_set)):
+            train_set.load(index)
     loader = DataLoader(train_set, batch_size=min(cfg.optim.batch_size, len(train_set)),
                         shuffle=True, drop_last=len(train_set) > cfg.optim.batch_size,
                         num_workers=cfg.data.workers)
@@ -439,7 +452,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.items()}
         return reprojection_loss(net(batch['image']), batch, model_cfg, median_depth)
 
-    work = out_bundle.with_name(out_bundle.name + '.work')
+    work = work_dir_for(out_bundle)
     two_stage = model_cfg.reproj_epochs > 0
     total_epochs = cfg.optim.epochs + model_cfg.reproj_epochs
     stage1_cfg = cfg

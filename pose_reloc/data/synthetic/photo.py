@@ -20,6 +20,7 @@ import numpy as np
 from pose_reloc.data.synthetic.paths import smooth_noise
 from pose_reloc.data.synthetic.presets import PhotoConfig
 from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.geometry.se3 import relative
 
 #: target mean linear luminance of the auto-exposure.
 AE_TARGET = 0.3
@@ -104,7 +105,7 @@ def blur_vector(depth_hw: np.ndarray, camera: PinholeCamera, T_world_cam: np.nda
         return np.zeros(2)
     uv = np.stack([us.ravel(), vs.ravel()], 1)[keep].astype(np.float64)
     pts_cam = camera.backproject(uv, d[keep])
-    T_open_cam = np.linalg.inv(T_world_cam_open) @ T_world_cam
+    T_open_cam = relative(T_world_cam_open, T_world_cam)
     pts_open = pts_cam @ T_open_cam[:3, :3].T + T_open_cam[:3, 3]
     uv_open, valid = camera.project(pts_open)
     if not valid.any():

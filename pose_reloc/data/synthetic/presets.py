@@ -290,7 +290,7 @@ def preset_from_dict(data: dict) -> SynthPreset:
         raise ValueError(f'preset must be a mapping, got {type(data).__name__}')
     tree = dict(data)
     name = str(tree.pop('name', 'room'))
-    return override(SynthPreset(name), **_flatten(tree, '', 'preset'))
+    return override(SynthPreset(name), **_flatten(tree))
 
 
 def _tupled(value):
@@ -300,12 +300,13 @@ def _tupled(value):
     return value
 
 
-def _flatten(tree: dict, prefix: str, where: str) -> Dict[str, object]:
+def _flatten(tree: dict, prefix: str = '') -> Dict[str, object]:
+    """Nested sections to ``section__field`` keyword names (the :func:`override` form)."""
     out = {}
     for key, value in tree.items():
         name = f'{prefix}__{key}' if prefix else str(key)
         if isinstance(value, dict):
-            out.update(_flatten(value, name, where))
+            out.update(_flatten(value, name))
         else:
             out[name] = _tupled(value)
     return out
@@ -344,7 +345,7 @@ def load_preset(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) -
         base = get_preset(str(tree.pop('base', 'room')))
         name = str(tree.pop('name', path.stem))
         try:
-            preset = override(replace(base, name=name), **_flatten(tree, '', str(path)))
+            preset = override(replace(base, name=name), **_flatten(tree))
         except ValueError as exc:
             raise ValueError(f'{path}: {exc}') from exc
     else:
