@@ -128,7 +128,6 @@ class RelocNode(Node):
         super().__init__(node_name, **kwargs)
         self._declare_parameters()
         self.add_on_set_parameters_callback(self._validate_parameters)
-        self.add_post_set_parameters_callback(lambda _params: self._refresh_parameters())
         self._refresh_parameters()
         p = self._p
         self._check_startup(p)
@@ -237,14 +236,17 @@ class RelocNode(Node):
             'Minimum seconds between two log lines of the same reason.', d,
             fp_range=(0.0, 3600.0)))
 
-    def _refresh_parameters(self) -> None:
-        """Cache the parameter values (after start-up and each set) in ``self._p``.
+    def _refresh_parameters(self, accepted: Optional[dict] = None) -> None:
+        """Cache the parameter values (at start-up and on each accepted set) in ``self._p``.
 
         The per-frame path reads this dict (replaced whole, so a reader sees one consistent
         snapshot) instead of looking up every parameter per image. It also holds the derived
         ``mount_T_cam_base`` (4x4, the inverse of ``camera_mount``; None while invalid).
+        Called from the validation callback with the accepted ``{name: value}`` (rclpy's
+        post-set callbacks do not exist on Humble).
         """
         p = self._params()
+        p.update(accepted or {})
         mount = np.asarray(p['camera_mount'], dtype=np.float64)
         p['mount_T_cam_base'] = (invert(T_from_pos_quat(mount[:3], mount[3:]))
                                  if self._check_value('camera_mount', mount) is None else None)
@@ -295,6 +297,7 @@ class RelocNode(Node):
             if param.name == 'tf_mode' and param.value != self.get_parameter('tf_mode').value:
                 return SetParametersResult(successful=False,
                                            reason='tf_mode is fixed at start-up')
+        self._refresh_parameters({param.name: param.value for param in params})
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ set-up
