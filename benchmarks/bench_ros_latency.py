@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End-to-end latency of ``reloc_node`` against the bare model forward, APR and SCR.
 
-For each method (APR: ``posenet-cpu`` preset, EfficientNet-Lite0; SCR: ``scr-cpu`` preset,
+For each method (APR: ``posenet-cpu`` preset, EfficientNet-Lite0; SCR: ``scr-lite-cpu`` preset,
 ResNet-18 to layer 2 + PnP-RANSAC) and each published image size (320x240 and 640x480):
 
 1. **bare**: ``Localizer.localize`` on the image in this process (median of N calls; the
@@ -53,7 +53,7 @@ SIZES = ((320, 240), (640, 480))
 #: find a PnP pose on the published (training) image, or the node publishes nothing.
 METHODS = {
     'apr': ('posenet-cpu', ['optim.epochs=1', 'optim.max_minutes=1']),
-    'scr': ('scr-cpu', ['optim.epochs=1000', 'optim.max_minutes=3']),
+    'scr': ('scr-lite-cpu', ['optim.epochs=1000', 'optim.max_minutes=3']),
 }
 TOPIC = '/bench/image_raw'
 

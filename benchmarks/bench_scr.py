@@ -6,7 +6,7 @@
    ``tiny``: one training and one test sequence) unless ``--data`` names an existing one.
 2. Upper bound: PnP-RANSAC (the SCR bundle's settings) on the exact scene coordinates of the
    test frames, taken from their depth at the same stride-8 cell centres the network uses.
-3. Trains SCR (``--scr-preset``, default ``scr-cpu``) and APR (``--apr-preset``, default
+3. Trains SCR (``--scr-preset``, default ``scr-lite-cpu``) and APR (``--apr-preset``, default
    ``posenet-cpu``) with the same wall-clock budget (``--minutes``) through the registered
    trainers, and evaluates both with ``pose_reloc.inference.evaluate``.
 
@@ -134,7 +134,7 @@ def main(argv=None):
     parser.add_argument('--frames', type=int, default=360)
     parser.add_argument('--random-views', type=int, default=0,
                         help='extra random training views of the synthetic scene')
-    parser.add_argument('--scr-preset', default='scr-cpu')
+    parser.add_argument('--scr-preset', default='scr-lite-cpu')
     parser.add_argument('--apr-preset', default='posenet-cpu')
     parser.add_argument('--minutes', type=float, default=4.5)
     parser.add_argument('--threads', type=int, default=1)

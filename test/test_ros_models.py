@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The node (its own process) with real, tiny bundles: SCR inliers and gate, MSPN scenes.
 
-- SCR: a 40-frame synthetic scene at 64x48 and 50 epochs of ``scr-cpu`` (~7 s). The node
+- SCR: a 40-frame synthetic scene at 64x48 and 50 epochs of ``scr-lite-cpu`` (~7 s). The node
   publishes the PnP inliers as a PointCloud2 that must agree with its header and its pose;
   with ``min_confidence`` above 1 it publishes no pose and says why in ``/diagnostics``.
 - MSPN: two 24-frame scenes and a tiny MSPN (no dropout, so its 2-sample MC-dropout pose is
@@ -50,7 +50,7 @@ def scr_world(tmp_path_factory):
     """Return a tiny synthetic scene and an SCR bundle trained on it (50 epochs, ~7 s)."""
     tmp = tmp_path_factory.mktemp('scr_node')
     scene = generate_scene(tmp / 'data' / 'tiny_0', 'tiny', seed=0, frames=40, size=SIZE)
-    bundle = train_from_preset('scr', 'scr-cpu', tmp / 'data', tmp / 'bundle', SCR_OVERRIDES)
+    bundle = train_from_preset('scr', 'scr-lite-cpu', tmp / 'data', tmp / 'bundle', SCR_OVERRIDES)
     return {'tmp': tmp, 'frames': read_scene(scene).frames, 'bundle': bundle}
 
 

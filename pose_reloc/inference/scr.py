@@ -27,7 +27,8 @@ from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle, \
+    read_bundle_config
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
@@ -159,4 +160,17 @@ class SCRLocalizer:
                             failure=result.failure, timings_ms=timings, extras=extras)
 
 
-register_localizer('scr', SCRLocalizer)
+def load_scr_localizer(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):
+    """Localizer factory of ``scr`` bundles: dense ``SCRNet`` or ``KeypointSCR``.
+
+    Raises:
+        BundleError: for a missing or foreign bundle, or an unknown architecture.
+    """
+    name = read_bundle_config(bundle_path)['architecture'].get('name')
+    if name == 'KeypointSCR':
+        from pose_reloc.inference.scr_keypoints import KeypointSCRLocalizer
+        return KeypointSCRLocalizer(bundle_path, device=device, **options)
+    return SCRLocalizer(bundle_path, device=device, **options)
+
+
+register_localizer('scr', load_scr_localizer)

@@ -67,6 +67,8 @@ class DataConfig:
             backbone's own (``models.backbones.input_stats``).
         std: per-channel normalization std; empty = the backbone's own.
         workers: DataLoader worker processes (0 = main process).
+        use_depth: methods that can use depth (SCR) do when every training frame has it;
+            False maps from RGB + poses alone even when depth exists.
     """
 
     height: int = 224
@@ -85,6 +87,7 @@ class DataConfig:
     mean: Tuple[float, ...] = ()
     std: Tuple[float, ...] = ()
     workers: int = 0
+    use_depth: bool = True
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
+from pose_reloc.models.keypoints import FeatureConfig
 from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
     SCRNet
 from pose_reloc.training.config import register_model_config, TrainConfig
@@ -48,6 +49,9 @@ from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
+
+#: the ``model.regressor`` choices.
+REGRESSORS = ('dense', 'keypoints')
 
 #: normalization used when the preset leaves ``data.mean`` / ``data.std`` empty.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -59,6 +63,11 @@ class SCRModelConfig:
     """The ``model:`` section of ``scr`` presets.
 
     Attributes:
+        regressor: ``dense`` (``SCRNet``: a fully convolutional net on a stride-8 grid, trained
+            by gradient descent; DANCE) or ``keypoints`` (the scene coordinate map of
+            ``models.keypoints``: RootSIFT keypoints regressed to world points by nearest
+            neighbour, mapped from depth or by triangulation in seconds;
+            ``training.scr_keypoints``).
         trunk: ``resnet18`` (DANCE), ``resnet18_layer2`` or ``lite`` (CPU), see ``models.scr``.
         head_channels: channels of the first two head convolutions.
         pretrained: optional ``.safetensors`` file of torchvision ResNet-18 weights ('' = none).
@@ -74,8 +83,27 @@ class SCRModelConfig:
         pnp_ransac: RANSAC flavour (``geometry.pnp.RANSAC_FLAVOURS``).
         pnp_iterations: RANSAC iterations.
         mean_frames: at most this many training frames estimate the scene mean coordinate.
+        max_keypoints: keypoints: at most this many SIFT keypoints per image.
+        contrast_threshold: keypoints: SIFT's contrast threshold.
+        feature_short_side: keypoints: images are resized to this shorter side before
+            detection (0 = native).
+        match_ratio: keypoints: Lowe's ratio test, for mapping and localization.
+        pairs_per_frame: keypoints without depth: partner frames matched per frame.
+        min_baseline_m: keypoints without depth: partners are at least this far apart.
+        max_view_angle_deg: keypoints without depth: partners' optical axes differ by at most
+            this angle.
+        epipolar_px: keypoints without depth: Sampson distance threshold of a match, pixels.
+        triangulation_px: keypoints without depth: reprojection threshold of a triangulated
+            point in every view that supports it, pixels.
+        min_triangulation_deg: keypoints without depth: minimum angle between the two rays of
+            a pairwise match.
+        min_views: keypoints without depth: views (its own included) that must support a
+            point.
+        min_track_angle_deg: keypoints without depth: the widest angle between a point's rays
+            must reach this (depth precision).
     """
 
+    regressor: str = 'dense'
     trunk: str = 'resnet18'
     head_channels: Tuple[int, int] = (256, 128)
     pretrained: str = ''
@@ -91,6 +119,36 @@ class SCRModelConfig:
     pnp_ransac: str = PnPConfig.ransac
     pnp_iterations: int = PnPConfig.iterations
     mean_frames: int = 200
+    max_keypoints: int = 1000
+    contrast_threshold: float = 0.02
+    feature_short_side: int = 240
+    match_ratio: float = 0.85
+    pairs_per_frame: int = 10
+    min_baseline_m: float = 0.15
+    max_view_angle_deg: float = 45.0
+    epipolar_px: float = 2.0
+    triangulation_px: float = 2.0
+    min_triangulation_deg: float = 2.0
+    min_views: int = 3
+    min_track_angle_deg: float = 5.0
+
+    def __post_init__(self):
+        """Validate the choices (raises ``ValueError`` naming the field)."""
+        if self.regressor not in REGRESSORS:
+            raise ValueError(f'model.regressor={self.regressor!r}; expected one of '
+                             f'{REGRESSORS}')
+        if not 0.0 < self.match_ratio <= 1.0:
+            raise ValueError(f'model.match_ratio must be in (0, 1], got {self.match_ratio}')
+        if self.min_views < 2:
+            raise ValueError(f'model.min_views must be >= 2, got {self.min_views}')
+        if self.pairs_per_frame < 1:
+            raise ValueError(f'model.pairs_per_frame must be >= 1, got {self.pairs_per_frame}')
+
+    def feature_config(self) -> FeatureConfig:
+        """Return the local feature settings of the ``keypoints`` regressor."""
+        return FeatureConfig(max_keypoints=self.max_keypoints,
+                             contrast_threshold=self.contrast_threshold,
+                             short_side=self.feature_short_side)
 
     def pnp_config(self) -> PnPConfig:
         """Return the ``PnPConfig`` these settings describe (validation, bundle default)."""
@@ -365,7 +423,9 @@ def _frames_with_depth(frames: List[Any], what: str, data_root: Path) -> List[An
     missing = [f for f in frames if f.depth_path is None]
     if missing:
         raise ValueError(f'{data_root}: {len(missing)} of {len(frames)} {what} frames have no '
-                         f'depth (first: {missing[0].image_path}); SCR training needs depth')
+                         f'depth (first: {missing[0].image_path}); the dense SCR regressor '
+                         'trains from depth: map from RGB + poses with '
+                         '--set model.regressor=keypoints (the scr-cpu preset)')
     return frames
 
 
@@ -396,10 +456,15 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     seed_everything(cfg.run.seed)
     device = pick_device(cfg.run.device)
     scene = _select_scene(data_root, cfg)
-    train_frames = _frames_with_depth(scene.split(cfg.data.train_split), 'training', data_root)
-    if not train_frames:
+    if not scene.split(cfg.data.train_split):
         raise ValueError(f'{data_root}: scene {scene.name!r} has no {cfg.data.train_split!r} '
                          'frames')
+    if model_cfg.regressor == 'keypoints':
+        return _train_keypoints(cfg, scene, data_root, out_bundle)
+    train_frames = _frames_with_depth(scene.split(cfg.data.train_split), 'training', data_root)
+    if not cfg.data.use_depth:
+        raise ValueError('the dense SCR regressor trains from depth; without depth map with '
+                         '--set model.regressor=keypoints (the scr-cpu preset)')
     camera = train_frames[0].camera
     if cfg.data.resize > 0:
         size = network_size(camera, cfg.data.resize)
@@ -487,6 +552,19 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     }
     bundle = save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
     return calibrate_after_training(bundle, data_root, cfg)
+
+
+def _train_keypoints(cfg: TrainConfig, scene: Any, data_root: Path, out_bundle: Path) -> Path:
+    """Map ``scene`` with the keypoint regressor (``training.scr_keypoints``)."""
+    from pose_reloc.training import scr_keypoints
+    train_frames = scene.split(cfg.data.train_split)
+    use_depth = scr_keypoints.choose_depth(cfg, train_frames, data_root)
+    val_frames = scene.split(cfg.data.val_split) if cfg.data.val_split else []
+    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
+        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
+        val_frames = [val_frames[i] for i in pick]
+    return scr_keypoints.train(cfg, scene, train_frames, val_frames, data_root, out_bundle,
+                               use_depth)
 
 
 def _json_row(row: Dict[str, Any]) -> Dict[str, Any]:

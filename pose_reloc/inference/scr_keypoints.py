@@ -1,0 +1,141 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""Localizer of keypoint scene coordinate regression bundles (architecture ``KeypointSCR``).
+
+``KeypointSCRLocalizer.localize`` detects RootSIFT keypoints (``models.keypoints``, at the
+bundle's ``features.short_side``), regresses their scene coordinates with the bundle's scene
+coordinate map (nearest map descriptor that passes the ratio test), and solves the pose with
+``geometry.pnp.solve_pnp_ransac`` (USAC-MAGSAC + LM) in the image's own camera, so any image
+size or camera is fine as long as it is given (or has the training camera's aspect ratio).
+The PnP covariance is scaled by the bundle's ``covariance_calibration``.
+"""
+
+import dataclasses
+from pathlib import Path
+import time
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.geometry.pnp import PnPConfig
+from pose_reloc.inference.base import PoseEstimate
+from pose_reloc.inference.bundle import BundleError, read_bundle
+from pose_reloc.inference.calibration import read_calibration
+from pose_reloc.models.keypoints import FeatureConfig, SceneCoordinateMap
+
+#: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
+ASPECT_TOL = 0.01
+
+
+class KeypointSCRLocalizer:
+    """Localizer of a ``KeypointSCR`` bundle (follows ``inference.base.Localizer``).
+
+    Args:
+        bundle_path: the bundle directory.
+        device: accepted for the common interface; everything runs on the CPU.
+        **pnp_options: overrides of the bundle's ``PnPConfig`` fields (``min_inliers``,
+            ``min_inlier_ratio``, ``reprojection_threshold_px`` (pixels of the image),
+            ``ransac``, ``iterations``, ...).
+
+    Attributes:
+        method: ``'scr'``.
+        scenes: the one scene name.
+        camera: training camera at the original resolution.
+        features: the ``FeatureConfig`` of the map.
+        scene_map: the ``SceneCoordinateMap``.
+        pnp: the ``PnPConfig`` in use.
+        covariance_calibration: the bundle's ``CovarianceCalibration`` (None = scales 1).
+
+    Raises:
+        BundleError: for a missing / foreign / malformed bundle.
+        ValueError: for unknown PnP options.
+    """
+
+    method = 'scr'
+
+    def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
+        """Load the bundle (see the class docstring)."""
+        config, state = read_bundle(bundle_path, methods=['scr'], architectures=['KeypointSCR'])
+        arch = config['architecture']
+        self.bundle_path = Path(bundle_path)
+        try:
+            self.features = FeatureConfig(**arch['features'])
+            self.scene_map = SceneCoordinateMap.from_state_dict(
+                state, ratio=float(arch['match_ratio']))
+            scene = config['scenes'][0]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise BundleError(f'bundle {bundle_path}: malformed KeypointSCR bundle: '
+                              f'{exc!r}') from exc
+        self.scenes = [scene['name']]
+        self.camera = camera_from_ros_yaml(scene['camera'], source=f'{bundle_path} scenes[0]')
+        fields = {f.name for f in dataclasses.fields(PnPConfig)}
+        unknown = sorted(set(pnp_options) - fields)
+        if unknown:
+            raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
+                             f'{sorted(fields)}')
+        self.pnp = PnPConfig(**{**config.get('pnp', {}), **pnp_options})
+        try:
+            self.covariance_calibration = read_calibration(config, str(bundle_path))
+        except ValueError as exc:
+            raise BundleError(str(exc)) from exc
+
+    def _camera_for(self, width: int, height: int,
+                    camera: Optional[PinholeCamera]) -> PinholeCamera:
+        if camera is not None:
+            if (camera.width, camera.height) != (width, height):
+                raise ValueError(f'image is {width}x{height} but the camera is '
+                                 f'{camera.width}x{camera.height}')
+            return camera
+        base = self.camera
+        if (base.width, base.height) == (width, height):
+            return base
+        if abs(width / height - base.width / base.height) > ASPECT_TOL * base.width / base.height:
+            raise ValueError(f'image is {width}x{height}, the training camera '
+                             f'{base.width}x{base.height} has another aspect ratio; pass the '
+                             'camera of this image')
+        return base.resized(width, height)
+
+    def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
+                 scene: Optional[str] = None) -> PoseEstimate:
+        """Estimate ``T_world_cam`` of one image.
+
+        Args:
+            image_rgb_hw3: (H, W, 3) uint8 RGB image.
+            camera: its intrinsics (any size, distortion); None = the training camera
+                (scaled if the image has another size of the same aspect ratio).
+            scene: must be None or the bundle's scene.
+
+        Returns:
+            ``PoseEstimate``: confidence = inlier ratio of the regressed correspondences;
+            ``extras`` hold ``inlier_count``, ``inlier_ratio``, ``correspondences``,
+            ``keypoints``, ``reprojection_error_px`` and ``inlier_points`` ((N, 3) float64
+            world points); ``timings_ms`` hold ``features``, ``regression``, ``pnp`` and
+            ``total``. Too few inliers give ``ok=False`` with the PnP failure, never a pose.
+
+        Raises:
+            ValueError: for a malformed image, a camera of another size or an unknown scene.
+        """
+        from pose_reloc.training.scr_keypoints import localize_with_map
+        t0 = time.perf_counter()
+        image = np.asarray(image_rgb_hw3)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got {image.shape} '
+                             f'{image.dtype}')
+        if scene is not None and scene not in self.scenes:
+            raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
+        camera = self._camera_for(image.shape[1], image.shape[0], camera)
+        result, points, timings = localize_with_map(image, camera, self.scene_map,
+                                                    self.features, self.pnp)
+        timings['total'] = 1e3 * (time.perf_counter() - t0)
+        extras = {'inlier_count': result.inlier_count, 'inlier_ratio': result.inlier_ratio,
+                  'correspondences': int(len(points)),
+                  'reprojection_error_px': result.reprojection_error_px,
+                  'inlier_points': points[result.inliers]}
+        covariance = result.covariance
+        if covariance is not None and self.covariance_calibration is not None:
+            covariance = self.covariance_calibration.apply(covariance)
+        return PoseEstimate(ok=result.ok, T_world_cam=result.T_world_cam,
+                            covariance=covariance, confidence=float(result.inlier_ratio),
+                            scene=self.scenes[0], failure=result.failure, timings_ms=timings,
+                            extras=extras)
