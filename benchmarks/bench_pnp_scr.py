@@ -13,13 +13,16 @@ candidates on what the ``scr-cpu`` keypoint regressor really produces:
    coordinates, then every solver on the same correspondences with the same inlier threshold
    (``--threshold-px``), iteration cap (``--iterations``) and confidence (``--confidence``):
 
-   - ``opencv_usac_magsac``: ``geometry.pnp.solve_pnp_ransac`` as shipped (USAC-MAGSAC, LM
-     refinement on the inliers, Gauss-Newton covariance);
-   - ``poselib``: ``poselib.estimate_absolute_pose`` (LO-RANSAC with P3P, then a robust
-     bundle adjustment on the inliers; ``min_iterations`` = ``--min-iterations``);
-   - ``pycolmap``: ``pycolmap.estimate_and_refine_absolute_pose`` (LO-RANSAC with P3P, then a
-     Ceres refinement; ``min_num_trials`` = ``--min-iterations``), without and with
-     ``return_covariance=True``.
+   - ``pnp:usac_magsac``: ``geometry.pnp.solve_pnp_ransac`` with OpenCV's USAC-MAGSAC (the
+     default until this benchmark; LM least-squares refinement on the inliers, Gauss-Newton
+     covariance), and ``pnp:poselib`` / ``pnp:pycolmap``: the same function with the library
+     flavours (the library's robust refinement, the same covariance);
+   - ``raw:poselib``: ``poselib.estimate_absolute_pose`` alone (LO-RANSAC with P3P, then a
+     Cauchy-robust bundle adjustment on the inliers; ``min_iterations`` =
+     ``--min-iterations``);
+   - ``raw:pycolmap``: ``pycolmap.estimate_and_refine_absolute_pose`` alone (LO-RANSAC with
+     P3P, then a Ceres refinement; ``min_num_trials`` = ``--min-iterations``), without and
+     with ``return_covariance=True`` (``raw:pycolmap+cov``).
 
    A solver fails on a frame when it returns nothing or fewer than ``min_inliers`` (12) /
    ``min_inlier_ratio`` (5 %) inliers, the package's thresholds.
@@ -35,6 +38,7 @@ CPU cores); prints a table and writes ``benchmarks/results/bench_pnp_scr.json``.
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -56,7 +60,11 @@ from pose_reloc.models.keypoints import extract_features
 from pose_reloc.training.config import load_preset
 from pose_reloc.training.scr_keypoints import build_map
 
-SOLVERS = ('opencv_usac_magsac', 'poselib', 'pycolmap', 'pycolmap_cov')
+#: ``pnp:<flavour>`` = ``solve_pnp_ransac`` with ``PnPConfig.ransac=<flavour>`` (what the package
+#: runs: inliers, refinement and covariance included); ``raw:<library>`` = the library call
+#: alone.
+SOLVERS = ('pnp:usac_magsac', 'pnp:poselib', 'pnp:pycolmap', 'raw:poselib', 'raw:pycolmap',
+           'raw:pycolmap+cov')
 
 
 def cpu_model():
@@ -92,8 +100,8 @@ class Solvers:
 
     Args:
         args: the parsed command line (threshold, iterations, confidence, min iterations).
-        pnp_cfg: the package's ``PnPConfig`` (the OpenCV solver; its thresholds are applied
-            to every solver).
+        pnp_cfg: the package's ``PnPConfig`` (the ``pnp:`` solvers replace its ``ransac``;
+            its thresholds decide the failures of every solver).
     """
 
     def __init__(self, args, pnp_cfg):
@@ -118,9 +126,10 @@ class Solvers:
         ransac.random_seed = 0
         self.colmap_refinement = pycolmap.AbsolutePoseRefinementOptions()
 
-    def opencv_usac_magsac(self, points, uv, camera):
-        """``solve_pnp_ransac`` as shipped (its own thresholds decide ``ok``)."""
-        result = solve_pnp_ransac(points, uv, camera, self.pnp_cfg)
+    def package(self, flavour, points, uv, camera):
+        """``solve_pnp_ransac`` with ``ransac=flavour`` (its own thresholds decide ``ok``)."""
+        cfg = dataclasses.replace(self.pnp_cfg, ransac=flavour)
+        result = solve_pnp_ransac(points, uv, camera, cfg)
         return (result.T_world_cam if result.ok else None), result.inlier_count
 
     def poselib_(self, points, uv, camera):
@@ -152,18 +161,19 @@ class Solvers:
         The solvers are seeded, so the repeats give the same pose; the time is the fastest
         of ``--repeats`` calls (the machine is shared, the minimum is the least disturbed).
         """
-        if camera.is_distorted and name != 'opencv_usac_magsac':
+        kind, solver = name.split(':')
+        if camera.is_distorted and kind == 'raw':
             uv = camera.undistort_points(uv).reshape(-1, 2)
         elapsed = float('inf')
         for _ in range(self.repeats):
             start = time.perf_counter()
-            if name == 'opencv_usac_magsac':
-                T, count = self.opencv_usac_magsac(points, uv, camera)
-            elif name == 'poselib':
+            if kind == 'pnp':
+                T, count = self.package(solver, points, uv, camera)
+            elif solver == 'poselib':
                 T, count = self.poselib_(points, uv, camera)
             else:
                 T, count = self.pycolmap_(points, uv, camera,
-                                          covariance=name == 'pycolmap_cov')
+                                          covariance=solver == 'pycolmap+cov')
             elapsed = min(elapsed, 1000 * (time.perf_counter() - start))
         n = len(points)
         if T is None or count < self.pnp_cfg.min_inliers or \
@@ -187,9 +197,11 @@ def summarize_solver(records):
     return {'frames': n, 'failure_rate': (n - len(ok)) / n if n else None,
             'median_translation_cm': percentile(t_cm, 50),
             'p95_translation_cm': percentile(t_cm, 95),
+            'p90_translation_cm': percentile(t_cm, 90),
             'median_rotation_deg': percentile(r_deg, 50),
             'p95_rotation_deg': percentile(r_deg, 95),
             'rate_5cm_5deg': sum(t < 0.05 and r < 5 for t, r, _ in ok) / n if n else None,
+            'wrong_pose_rate': sum(t > 0.5 or r > 10 for t, r, _ in ok) / n if n else None,
             'median_time_ms': percentile(times, 50), 'mean_time_ms': float(np.mean(times)),
             'p95_time_ms': percentile(times, 95)}
 
@@ -252,6 +264,48 @@ def bench_source(source, scene, cfg, solvers, args):
             'solvers': summary}
 
 
+def bench_synthetic(trials, outlier_ratios):
+    """Run the ``pnp:`` solvers on ``bench_pnp.py``'s synthetic problems.
+
+    Its settings (300 points, 2 px noise, 4 px threshold, 1000 iterations), random outliers in
+    the scene box: the case of the default's other users (dense SCR).
+    """
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_pnp import errors, make_trial
+    from pose_reloc.geometry.camera import PinholeCamera
+    camera = PinholeCamera(width=640, height=480, fx=520.0, fy=500.0, cx=340.0, cy=225.0)
+    rows = []
+    print(f'\nbench_pnp.py problems ({trials} per outlier ratio): success (5 cm / 5 deg), '
+          'median / p95 translation cm, mean ms')
+    for outlier_ratio in outlier_ratios:
+        rng = np.random.default_rng(0)
+        problems = [make_trial(rng, camera, 300, outlier_ratio, 2.0) for _ in range(trials)]
+        for flavour in ('usac_magsac', 'poselib', 'pycolmap'):
+            cfg = PnPConfig(ransac=flavour, reprojection_threshold_px=4.0,
+                            min_inlier_ratio=0.0)
+            t_err, times, ok = [], [], 0
+            for T_gt, points, uv in problems:
+                start = time.perf_counter()
+                result = solve_pnp_ransac(points, uv, camera, cfg)
+                times.append(1000 * (time.perf_counter() - start))
+                t, r = errors(result.T_world_cam, T_gt) if result.ok else (float('inf'), 180.0)
+                t_err.append(t)
+                ok += int(t < 0.05 and r < 5)
+            row = {'outlier_ratio': outlier_ratio, 'ransac': flavour,
+                   'success_rate_5cm_5deg': ok / trials,
+                   'median_translation_cm': 100 * float(np.median(t_err)),
+                   'p95_translation_cm': 100 * percentile(t_err, 95),
+                   'mean_time_ms': float(np.mean(times))}
+            rows.append({k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                         for k, v in row.items()})
+            print(f'outliers {outlier_ratio:.2f} {flavour:12s} success '
+                  f'{row["success_rate_5cm_5deg"]:.2f}  t_med '
+                  f'{fmt(row["median_translation_cm"], "7.2f")}'
+                  f'  t_p95 {fmt(row["p95_translation_cm"], "9.2f")}'
+                  f'  {row["mean_time_ms"]:6.1f} ms', flush=True)
+    return rows
+
+
 def fmt(value, spec):
     """Format a number, '-' for None."""
     return '-' if value is None else format(value, spec)
@@ -263,13 +317,16 @@ def print_table(result):
     print(f'\n{result["source"]}: {result["test_frames"]} test frames, median '
           f'{result["correspondences"]["median"]:.0f} correspondences, true inlier ratio '
           f'median {ratio["median"]:.2f} (p5 {ratio["p5"]:.2f}, p95 {ratio["p95"]:.2f})')
-    print(f'{"solver":20s} {"t_med cm":>8s} {"t_p95 cm":>8s} {"r_med deg":>9s} '
-          f'{"r_p95 deg":>9s} {"fail":>5s} {"5cm5deg":>7s} {"ms med":>7s} {"ms p95":>7s}')
+    print(f'{"solver":18s} {"t_med cm":>8s} {"t_p90 cm":>8s} {"t_p95 cm":>8s} {"r_med deg":>9s} '
+          f'{"r_p95 deg":>9s} {"fail":>5s} {"wrong":>5s} {"5cm5deg":>7s} {"ms med":>7s} '
+          f'{"ms p95":>7s}')
     for name, s in result['solvers'].items():
-        print(f'{name:20s} {fmt(s["median_translation_cm"], "8.2f")} '
+        print(f'{name:18s} {fmt(s["median_translation_cm"], "8.2f")} '
+              f'{fmt(s["p90_translation_cm"], "8.2f")} '
               f'{fmt(s["p95_translation_cm"], "8.2f")} {fmt(s["median_rotation_deg"], "9.3f")} '
               f'{fmt(s["p95_rotation_deg"], "9.3f")} {s["failure_rate"]:5.2f} '
-              f'{s["rate_5cm_5deg"]:7.2f} {s["median_time_ms"]:7.2f} {s["p95_time_ms"]:7.2f}')
+              f'{s["wrong_pose_rate"]:5.2f} {s["rate_5cm_5deg"]:7.2f} '
+              f'{s["median_time_ms"]:7.2f} {s["p95_time_ms"]:7.2f}')
 
 
 def main(argv=None):
@@ -286,6 +343,8 @@ def main(argv=None):
     parser.add_argument('--min-iterations', type=int, default=100,
                         help='poselib / pycolmap minimum RANSAC iterations')
     parser.add_argument('--confidence', type=float, default=0.999)
+    parser.add_argument('--synthetic-trials', type=int, default=20,
+                        help='bench_pnp.py problems per outlier ratio (0 = skip)')
     parser.add_argument('--repeats', type=int, default=3,
                         help='solver calls per frame; the fastest is the time')
     parser.add_argument('--out',
@@ -300,8 +359,7 @@ def main(argv=None):
         pass
     cv2.setNumThreads(1)
     cfg = load_preset('scr-cpu', [], method='scr')
-    pnp_cfg = PnPConfig(ransac=cfg.model.pnp_ransac,
-                        reprojection_threshold_px=args.threshold_px,
+    pnp_cfg = PnPConfig(reprojection_threshold_px=args.threshold_px,
                         iterations=args.iterations, confidence=args.confidence,
                         min_inliers=cfg.model.pnp_min_inliers,
                         min_inlier_ratio=cfg.model.pnp_min_inlier_ratio)
@@ -333,9 +391,10 @@ def main(argv=None):
                      'iterations': args.iterations, 'min_iterations': args.min_iterations,
                      'confidence': args.confidence, 'repeats': args.repeats,
                      'min_inliers': pnp_cfg.min_inliers,
-                     'min_inlier_ratio': pnp_cfg.min_inlier_ratio,
-                     'opencv_ransac': pnp_cfg.ransac},
+                     'min_inlier_ratio': pnp_cfg.min_inlier_ratio},
         'results': results,
+        'synthetic': bench_synthetic(args.synthetic_trials, (0.3, 0.5, 0.7, 0.85, 0.9))
+        if args.synthetic_trials else [],
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tests of pose_reloc.geometry.pnp: RANSAC PnP, distortion, covariance, failures."""
 
+import sys
+
 import cv2
 import numpy as np
 import pytest
 
 from pose_reloc.geometry.camera import PinholeCamera
-from pose_reloc.geometry.pnp import PnPConfig, pose_jacobian, RANSAC_FLAVOURS, \
-    solve_pnp_ransac, SOLVERS
+from pose_reloc.geometry.pnp import LIBRARY_RANSAC, PnPConfig, pose_jacobian, \
+    RANSAC_FLAVOURS, solve_pnp_ransac, SOLVERS
 
 CAMERA = PinholeCamera(width=640, height=480, fx=520.0, fy=490.0, cx=345.0, cy=220.0)
 
@@ -40,8 +42,11 @@ def _errors(T_est, T_gt):
 
 
 @pytest.mark.parametrize('ransac,solver', [('usac_magsac', 'ap3p'), ('ransac', 'ap3p'),
-                                           ('ransac', 'sqpnp'), ('usac_default', 'ap3p')])
+                                           ('ransac', 'sqpnp'), ('usac_default', 'ap3p'),
+                                           ('poselib', 'ap3p'), ('pycolmap', 'ap3p')])
 def test_exact_correspondences_with_half_outliers(ransac, solver):
+    if ransac in LIBRARY_RANSAC:
+        pytest.importorskip(ransac)
     T_gt, points, uv = _scene(400)
     rng = np.random.default_rng(1)
     outliers = rng.random(400) < 0.5
@@ -132,3 +137,50 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match='ransac'):
         PnPConfig(ransac='lo-ransac')
     assert 'usac_magsac' in RANSAC_FLAVOURS and 'sqpnp' in SOLVERS
+    assert set(LIBRARY_RANSAC) <= set(RANSAC_FLAVOURS)
+
+
+@pytest.mark.parametrize('ransac', LIBRARY_RANSAC)
+def test_library_flavours_agree_with_opencv_and_keep_the_ros_covariance(ransac):
+    pytest.importorskip(ransac)
+    T_gt, points, uv = _scene(300, seed=6)
+    rng = np.random.default_rng(6)
+    uv = uv + rng.normal(0, 0.5, uv.shape)
+    outliers = rng.random(300) < 0.6
+    points[outliers] = rng.uniform(points.min(0), points.max(0), (int(outliers.sum()), 3))
+    reference = solve_pnp_ransac(points, uv, CAMERA, PnPConfig(ransac='usac_magsac'))
+    result = solve_pnp_ransac(points, uv, CAMERA, PnPConfig(ransac=ransac))
+    assert reference.ok and result.ok
+    t_err, r_err = _errors(result.T_world_cam, T_gt)
+    assert t_err < 0.01 and r_err < 0.2
+    # the same inliers (up to chance outliers near the threshold), and the covariance is the
+    # Gauss-Newton one of the module docstring in the (x, y, z, rot_x, rot_y, rot_z) order:
+    # close to OpenCV's, whose least-squares estimate differs from the robust one by noise.
+    assert np.sum(result.inliers != reference.inliers) <= 3
+    assert result.covariance.shape == (6, 6)
+    assert np.allclose(result.covariance, result.covariance.T)
+    ratio = np.sqrt(np.diag(result.covariance) / np.diag(reference.covariance))
+    assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
+    # seeded: the same pose twice; no refinement is a worse but valid pose
+    again = solve_pnp_ransac(points, uv, CAMERA, PnPConfig(ransac=ransac))
+    assert np.array_equal(again.T_world_cam, result.T_world_cam)
+    raw = solve_pnp_ransac(points, uv, CAMERA, PnPConfig(ransac=ransac, refine=False))
+    assert raw.ok and _errors(raw.T_world_cam, T_gt)[0] < 0.1
+
+
+@pytest.mark.parametrize('ransac', LIBRARY_RANSAC)
+def test_library_flavour_with_distortion_and_missing_package(ransac, monkeypatch):
+    pytest.importorskip(ransac)
+    distorted = PinholeCamera(640, 480, 520.0, 490.0, 345.0, 220.0, 'plumb_bob',
+                              (-0.28, 0.09, 0.001, -0.0015, 0.0))
+    T_gt, points, uv_ideal = _scene(200, seed=7)
+    result = solve_pnp_ransac(points, distorted.distort_points(uv_ideal), distorted,
+                              PnPConfig(ransac=ransac))
+    assert result.ok and result.inlier_count == 200
+    t_err, r_err = _errors(result.T_world_cam, T_gt)
+    assert t_err < 1e-5 and r_err < 1e-4
+    # without the package: a clear error at solve time, naming it and the way out
+    monkeypatch.setitem(sys.modules, ransac, None)
+    config = PnPConfig(ransac=ransac)
+    with pytest.raises(ImportError, match=f'pip install {ransac}.*usac_magsac'):
+        solve_pnp_ransac(points, uv_ideal, CAMERA, config)
