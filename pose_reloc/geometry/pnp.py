@@ -118,11 +118,12 @@ class PnPConfig:
     The default flavour, poselib's LO-RANSAC, replaced OpenCV's USAC-MAGSAC after
     ``benchmarks/bench_pnp_scr.py`` ran both (and pycolmap's) on the correspondences of the
     keypoint scene coordinate regressor (``scr-cpu``, synthetic room, 3 px, 1000 iterations):
-    about 5x faster per frame (median ~1.5 ms against ~6-12 ms) and as accurate or more (on a
-    triangulated map 81 % of the frames within 5 cm / 5 deg against 73 %; the gain comes from
-    its Cauchy-robust refinement, which a least-squares LM on the same inliers undoes); on
-    ``benchmarks/bench_pnp.py``'s synthetic outlier sets it also succeeds at 85-90 % outliers
-    where MAGSAC within 1000 iterations does not. ``solver`` only applies to OpenCV's classic
+    5-7x faster per frame (median 1.8 ms against 9.5-11.8 ms) and as accurate or more (map
+    from depth: 92 % of the frames within 5 cm / 5 deg for both; triangulated map: 81 %
+    against 73 %, median 1.8 cm against 2.5 cm; the gain comes from its Cauchy-robust
+    refinement, which a least-squares LM on the same inliers undoes). On
+    ``bench_pnp.py``'s synthetic outlier sets it succeeds on 100 % / 80 % of the problems at
+    85 % / 90 % outliers (MAGSAC: 95 % / 0 %). ``solver`` only applies to OpenCV's classic
     RANSAC (AP3P is its best choice there). See ``docs/results/scr.md``.
     """
 
