@@ -221,7 +221,7 @@ def ablation(scene, iterations, seed=0):
 
 
 def targets_check(rooms):
-    """The issue's targets against the measurements (averaged over rooms)."""
+    """Compare the issue's targets with the measurements (averaged over rooms)."""
     def avg(method, key):
         values = [r[method][key] for r in rooms if method in r and r[method].get(key) is not None]
         return float(np.mean(values)) if values else None
