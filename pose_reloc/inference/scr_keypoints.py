@@ -62,7 +62,8 @@ class KeypointSCRLocalizer:
         try:
             self.features = FeatureConfig(**arch['features'])
             self.scene_map = SceneCoordinateMap.from_state_dict(
-                state, ratio=float(arch['match_ratio']))
+                state, ratio=float(arch['match_ratio']),
+                checks=int(arch.get('match_checks', 32)))
             scene = config['scenes'][0]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise BundleError(f'bundle {bundle_path}: malformed KeypointSCR bundle: '

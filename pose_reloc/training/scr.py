@@ -88,6 +88,8 @@ class SCRModelConfig:
         feature_short_side: keypoints: images are resized to this shorter side before
             detection (0 = native).
         match_ratio: keypoints: Lowe's ratio test, for mapping and localization.
+        match_checks: keypoints: FLANN leaf checks per query at localization (speed /
+            accuracy).
         pairs_per_frame: keypoints without depth: partner frames matched per frame.
         min_baseline_m: keypoints without depth: partners are at least this far apart.
         max_view_angle_deg: keypoints without depth: partners' optical axes differ by at most
@@ -122,7 +124,8 @@ class SCRModelConfig:
     max_keypoints: int = 1000
     contrast_threshold: float = 0.02
     feature_short_side: int = 240
-    match_ratio: float = 0.85
+    match_ratio: float = 0.9
+    match_checks: int = 32
     pairs_per_frame: int = 10
     min_baseline_m: float = 0.15
     max_view_angle_deg: float = 45.0

@@ -389,7 +389,8 @@ def build_map(frames: List[Any], feature_cfg: FeatureConfig, model_cfg: Any, use
     if not valid.any():
         raise ValueError(f'mapping from {stats["source"]} gave no 3-D point for any of the '
                          f'{stats["keypoints"]} keypoints of {len(frames)} frames')
-    return SceneCoordinateMap(descriptors[valid], points[valid], model_cfg.match_ratio), stats
+    return SceneCoordinateMap(descriptors[valid], points[valid], model_cfg.match_ratio,
+                              model_cfg.match_checks), stats
 
 
 def localize_with_map(image_rgb_hw3: np.ndarray, camera: Any, scene_map: SceneCoordinateMap,
@@ -474,7 +475,8 @@ def train(cfg: Any, scene: Any, train_frames: List[Any], val_frames: List[Any],
                  val['median_rotation_deg'], 100 * val['failure_rate'])
     camera = train_frames[0].camera
     architecture = {'name': ARCHITECTURE, 'features': asdict(feature_cfg),
-                    'match_ratio': model_cfg.match_ratio}
+                    'match_ratio': model_cfg.match_ratio,
+                    'match_checks': model_cfg.match_checks}
     meta = {
         'scenes': [{'name': scene.name,
                     'coord_mean': [float(x) for x in scene_map.points.mean(axis=0)],
