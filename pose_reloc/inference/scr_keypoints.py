@@ -5,8 +5,9 @@
 ``KeypointSCRLocalizer.localize`` detects RootSIFT keypoints (``models.keypoints``, at the
 bundle's ``features.short_side``), regresses their scene coordinates with the bundle's scene
 coordinate map (nearest map descriptor that passes the ratio test), and solves the pose with
-``geometry.pnp.solve_pnp_ransac`` (poselib LO-RANSAC by default) in the image's own camera, so any image
-size or camera is fine as long as it is given (or has the training camera's aspect ratio).
+``geometry.pnp.solve_pnp_ransac`` (poselib LO-RANSAC by default) in the image's own camera, so
+any image size or camera is fine as long as it is given (or has the training camera's aspect
+ratio).
 The PnP covariance is scaled by the bundle's ``covariance_calibration``.
 """
 
