@@ -2,7 +2,7 @@
 # Copyright 2026 pose_reloc authors
 # SPDX-License-Identifier: Apache-2.0
 #
-# Install ROS 2's launch stack (launch, launch_ros, launch_testing, ros2cli with ros2 launch /
+# Install ROS 2's launch stack (launch, launch_ros, ros2cli with ros2 launch /
 # run / topic / node / param / service / lifecycle, rosidl_runtime_py) and the
 # composition_interfaces package that launch_ros imports, from the sources in SRC (the
 # project's ../shared/ros2-launch/, see its README), into a virtualenv with the ROS 2 Kilted
@@ -24,10 +24,11 @@ SRC="$(cd "$SRC" && pwd)"
 PY="$VENV/bin/python"
 [[ -x "$VENV/bin/colcon" ]] || { echo "install_launch_stack: no colcon in $VENV/bin" >&2; exit 1; }
 
-# Pure-Python packages, in dependency order.
-PACKAGES=(rosidl_runtime_py launch launch_xml launch_yaml launch_testing ros2cli launch_ros
-          launch_testing_ros ros2launch ros2node ros2param ros2pkg ros2run ros2service ros2topic
-          ros2interface ros2lifecycle)
+# Pure-Python packages, in dependency order. Not launch_testing / launch_testing_ros: their
+# pytest plugins are written for pytest < 8 and break the collection of every test run in a
+# venv with a newer pytest (the project's tests use launch's LaunchService instead).
+PACKAGES=(rosidl_runtime_py launch launch_xml launch_yaml ros2cli launch_ros ros2launch ros2node
+          ros2param ros2pkg ros2run ros2service ros2topic ros2interface ros2lifecycle)
 # What they need from PyPI (the README's table).
 PYPI_DEPS=(osrf-pycommon lark PyYAML argcomplete packaging psutil)
 
