@@ -25,6 +25,7 @@ import time
 from typing import Optional, Tuple
 
 from geometry_msgs.msg import PoseWithCovarianceStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 
@@ -89,7 +90,10 @@ class AmclHandoff:
         self.last = ''
         self._pub = node.create_publisher(PoseWithCovarianceStamped, config.initial_pose_topic,
                                           INITIAL_POSE_QOS)
-        self._srv = node.create_service(Trigger, '~/relocalize', self._on_relocalize)
+        # its own group: a request awaits frames, and a pending coroutine holds its callback
+        # group, which must not be the one of the image subscription
+        self._srv = node.create_service(Trigger, '~/relocalize', self._on_relocalize,
+                                        callback_group=MutuallyExclusiveCallbackGroup())
         srv_type = _set_initial_pose_type()
         self._client = (node.create_client(srv_type, config.set_initial_pose_service)
                         if srv_type is not None and config.set_initial_pose_service else None)
