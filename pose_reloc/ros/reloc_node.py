@@ -48,6 +48,7 @@ from rcl_interfaces.msg import (FloatingPointRange, ParameterDescriptor, Paramet
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -929,7 +930,8 @@ def main(args=None) -> int:
         rclpy.init(args=args)
         node = RelocNode()
         rclpy.spin(node)
-    except (ValueError, FileNotFoundError, ParameterException) as exc:
+    except (ValueError, FileNotFoundError, ParameterException, _rclpy.RCLError) as exc:
+        # RCLError: rcl refused the command line (e.g. an unparsable -p rule)
         print(f'reloc_node: error: {exc}', file=sys.stderr)
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
