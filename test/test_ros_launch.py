@@ -308,3 +308,19 @@ def test_parameter_file_matches_the_node_declarations():
     rviz = yaml.safe_load((default_params_file().parent / 'reloc.rviz').read_text())
     topics = {d.get('Topic', {}).get('Value') for d in rviz['Visualization Manager']['Displays']}
     assert {'/reloc_node/pose', '/reloc_node/path', '/camera/image_raw'} <= topics
+
+
+@needs_launch
+def test_named_presets_are_found_from_an_install(install, tmp_path):
+    """``--config posenet-cpu`` works from a colcon install (presets in share/pose_reloc)."""
+    prefix, env = install
+    result = subprocess.run(
+        [sys.executable, '-c', 'import pose_reloc.training.config as c; '
+         'print(c.__file__); print(c.preset_path("posenet-cpu"))'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    module, preset = result.stdout.split()
+    if Path(module).resolve().is_relative_to(ROOT):
+        pytest.skip('pose_reloc is imported from the checkout here, not from an install')
+    assert Path(preset).resolve() == (prefix / 'share' / 'pose_reloc' / 'config' / 'train'
+                                      / 'posenet-cpu.yaml').resolve()

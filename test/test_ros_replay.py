@@ -52,3 +52,36 @@ def test_message_class_lookup():
     assert message_class('no_such_pkg/msg/Thing') is None
     with pytest.raises(ValueError, match='pkg/msg/Name'):
         message_class('PoseStamped')
+
+
+def test_replay_waits_for_the_image_readers_by_default(tmp_path):
+    """Without --wait-for, a best-effort image reader gets every image, the first ones too.
+
+    With ``--no-wait`` the first image was lost here (29 of 30).
+    """
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from pose_reloc.data.synthetic.generate import generate_scene
+    from pose_reloc.ros.bag_export import export_bag
+    scene = generate_scene(tmp_path / 'scene', 'tiny', seed=1, frames=60, size=(64, 48))
+    bag = export_bag(scene, tmp_path / 'run.mcap', sequence='seq-01', progress=False)
+    with BagReader(bag) as reader:
+        expected = reader.count(['/camera/image_raw'])
+    with Recorder({'/camera/image_raw': (Image, qos_profile_sensor_data)},
+                  node_name='replay_default_wait_observer') as rec:
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'pose_reloc.cli', 'replay', str(bag), '--rate', '4',
+             '--topics', '/camera/image_raw', '--no-progress'], env=child_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        finished = rec.spin_until(lambda: proc.poll() is not None, 60)
+        output = proc.communicate()[0] if finished else ''
+        assert finished and proc.returncode == 0, output
+        rec.spin_until(lambda: rec.count('/camera/image_raw') >= expected, 5)
+        assert rec.count('/camera/image_raw') == expected, output
+    # nobody listening: it waits --wait-timeout, warns and replays anyway
+    lonely = subprocess.run(
+        [sys.executable, '-m', 'pose_reloc.cli', 'replay', str(bag), '--rate', '20',
+         '--topics', '/camera/image_raw', '--wait-timeout', '1', '--no-progress'],
+        env=child_env(), capture_output=True, text=True, timeout=60)
+    assert lonely.returncode == 0 and 'replaying anyway' in lonely.stderr + lonely.stdout
