@@ -54,9 +54,11 @@ def _dds_profile(context):
         return []
     if not os.path.isfile(profile):
         raise FileNotFoundError(f'dds_profile {profile} does not exist')
-    # FASTRTPS_*: the name Fast DDS 2.x (Humble, Jazzy) reads; FASTDDS_*: Fast DDS 3 (Kilted)
-    return [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile),
-            SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile)]
+    actions = [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile)]
+    if os.environ.get('ROS_DISTRO', '') in ('humble', 'iron', 'jazzy'):
+        # the name Fast DDS 2.x reads (Fast DDS 3, Kilted on, warns that it is deprecated)
+        actions.append(SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile))
+    return actions
 
 
 def generate_launch_description():

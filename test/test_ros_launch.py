@@ -120,7 +120,7 @@ def _run_launch(install, tmp_path, launch_file, **arguments):
         proc = subprocess.Popen(
             [sys.executable, str(runner), str(path)]
             + [f'{k}:={v}' for k, v in arguments.items()],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, log
 
 
@@ -139,7 +139,12 @@ def _processes_with(marker: str):
 
 
 def _interrupt(proc, log, timeout=30):
-    proc.send_signal(signal.SIGINT)
+    """Press Ctrl-C: SIGINT to the launch's whole process group, as a terminal sends it.
+
+    launch does not forward a SIGINT it received to its processes (the terminal delivered it
+    to them already); a SIGINT to launch alone ends them with SIGTERM after 5 s.
+    """
+    os.killpg(proc.pid, signal.SIGINT)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -171,9 +176,13 @@ def test_reloc_launch_runs_with_its_arguments_and_stops_on_sigint(install, bundl
                                             relocalize_frames=3)
     params_file = tmp_path / 'params.yaml'
     params_file.write_text(yaml.safe_dump(params))
+    # a copy of the session's Fast DDS profile (a different one would not discover this test)
+    profile = tmp_path / 'dds_profile.xml'
+    shutil.copy(os.environ['FASTDDS_DEFAULT_PROFILES_FILE'], profile)
     proc, log = _run_launch(install, tmp_path, 'reloc.launch.py', bundle=str(bundle),
                             params_file=str(params_file), image_topic=f'/{ns}/image',
-                            camera_info_topic=f'/{ns}/camera_info', rviz='true')
+                            camera_info_topic=f'/{ns}/camera_info', rviz='true',
+                            dds_profile=str(profile))
     rec = Recorder({'/reloc_node/pose': (PoseWithCovarianceStamped, POSE_QOS)},
                    node_name=f'{ns}_observer')
     try:
@@ -192,12 +201,15 @@ def test_reloc_launch_runs_with_its_arguments_and_stops_on_sigint(install, bundl
             if rec.spin_until(lambda: rec.count('/reloc_node/pose') > 0, 0.2):
                 break
         assert rec.count('/reloc_node/pose') > 0, log.read_text()
+        node_process, = [p for p in _processes_with(f'image:=/{ns}/image')
+                         if '__node:=reloc_node' in ' '.join(p.cmdline())]
+        assert node_process.environ()['FASTDDS_DEFAULT_PROFILES_FILE'] == str(profile)
     finally:
         rec.close()
         code = _interrupt(proc, log)
     text = log.read_text()
     assert 'rviz2 is not installed' in text
-    assert code == 0, text
+    assert code == 0 and "escalating to 'SIGTERM'" not in text, text
     assert 'Traceback' not in text, text
     assert not _processes_with(f'/{ns}/image'), 'a process outlived the launch'
 
