@@ -76,9 +76,8 @@ def _pose(x, y=0.0, yaw=0.0):
 # ---------------------------------------------------------------------- arithmetic
 def test_odometry_removes_the_motion_between_agreeing_fixes():
     # the robot drives 0.2 m per frame and turns; each fix is right at its own time
-    fixes = [Fix(k, _pose(1.0 + 0.2 * k, 0.1 * k, 0.05 * k), COV, _pose(0.2 * k, 0.1 * k,
-                                                                       0.05 * k))
-             for k in range(5)]
+    fixes = [Fix(k, _pose(1.0 + 0.2 * k, 0.1 * k, 0.05 * k), COV,
+                 _pose(0.2 * k, 0.1 * k, 0.05 * k)) for k in range(5)]
     result = agree(fixes, 0.05, 0.02)
     assert result.ok and result.odometry and result.stamp_ns == 4
     np.testing.assert_allclose(result.T_map_base, fixes[-1].T_map_base, atol=1e-9)

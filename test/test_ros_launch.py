@@ -94,7 +94,7 @@ def install(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def bundle(tmp_path_factory):
-    """An untrained tiny APR bundle (48x64 input, MC-dropout covariance)."""
+    """Make an untrained tiny APR model bundle: 48x64 input, MC-dropout covariance."""
     import torch
 
     from pose_reloc.inference.bundle import save_bundle

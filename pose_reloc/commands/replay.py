@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--topics', nargs='*', default=None, help='only these topics')
     parser.add_argument('--wait-for', nargs='*', default=None,
                         help='topics that need a subscriber before playback starts (replayed '
-                             'or not, e.g. a scorer\'s pose topic); default: the image '
+                             "or not, e.g. a scorer's pose topic); default: the image "
                              'topics, replaying anyway after --wait-timeout')
     parser.add_argument('--no-wait', action='store_true',
                         help='start at once, without waiting for subscribers')

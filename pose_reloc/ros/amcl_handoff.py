@@ -29,8 +29,8 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 
-from pose_reloc.ros.conversions import msg_covariance, msg_to_T,\
-    T_to_pose_with_covariance_stamped
+from pose_reloc.ros.conversions import (msg_covariance, msg_to_T,
+                                        T_to_pose_with_covariance_stamped)
 from pose_reloc.ros.handoff import (Agreement, amcl_divergence, Fix, FixWindow, HandoffConfig,
                                     planar_disagreement)
 

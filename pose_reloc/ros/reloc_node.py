@@ -55,11 +55,11 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
 from rclpy.time import Time
 
 from pose_reloc.geometry.se3 import invert, T_from_pos_quat
+from pose_reloc.ros.amcl_handoff import AmclHandoff
 from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
                                         stamp_to_ns, T_to_pose_stamped,
                                         T_to_pose_with_covariance_stamped,
                                         T_to_transform_stamped)
-from pose_reloc.ros.amcl_handoff import AmclHandoff
 from pose_reloc.ros.handoff import Fix, HandoffConfig
 from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
 

@@ -31,7 +31,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import yaml
 
 
-
 def _preset_dirs() -> List[Path]:
     """Return where named presets are looked for, in order.
 
