@@ -214,7 +214,11 @@ def main(argv=None) -> int:
         print(f'{name:18s} sent {r["sent"]:4d} received {r["received"]:4d} '
               f'({100 * r["delivered_fraction"]:5.1f} %)  latency median '
               f'{r["latency_median_ms"]:6.2f} ms  p99 {r["latency_p99_ms"]:6.2f} ms', flush=True)
-    report = {'benchmark': 'bench_transport', 'date': datetime.date.today().isoformat(),
+    report = {'benchmark': 'bench_transport',
+              'command': 'python benchmarks/bench_transport.py ' + ' '.join(
+                  argv if argv is not None else sys.argv[1:]),
+              'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec='seconds'),
               'machine': f'{platform.machine()}, {os.cpu_count()} CPUs',
               'image': f'{width}x{height} rgb8 ({3 * width * height} bytes)',
               'rate_hz': args.rate, 'seconds': args.seconds,

@@ -223,7 +223,10 @@ class AmclHandoff:
 
     def _expire(self) -> None:
         with self._lock:
+            if self._waiter is None:  # answered meanwhile
+                return
             last, have = self._window.last, len(self._window)
+            self.counts['refused'] += 1
         cfg = self.config
         if last is not None:
             text = (f'no agreement of {cfg.frames} frames within {cfg.timeout_s:.1f} s: spread '
@@ -234,9 +237,6 @@ class AmclHandoff:
         else:
             text = (f'timeout: {have} of {cfg.frames} frames localized within '
                     f'{cfg.timeout_s:.1f} s (are images arriving? see /diagnostics)')
-        with self._lock:
-            if self._waiter is not None:
-                self.counts['refused'] += 1
         self._node_log('warning', 'relocalize failed', f'~/relocalize: {text}')
         self._finish(False, text)
 

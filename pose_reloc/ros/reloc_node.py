@@ -154,7 +154,6 @@ class RelocNode(LifecycleNode):
         self._stop = False
         self._worker = None
         self._active = False
-        self._configured = False
         self._node_ready = False
         self._destroyed = False
         self._startup_error = None
@@ -193,6 +192,11 @@ class RelocNode(LifecycleNode):
             if not self._p['autostart']:  # with autostart, main() prints it once
                 self.get_logger().error(f'configure failed: {exc}')
             return TransitionCallbackReturn.FAILURE
+        except Exception as exc:  # a bug: say what it was (rclpy would only report ERROR)
+            self._startup_error = exc
+            self._release()
+            self.get_logger().error(f'configure failed: {type(exc).__name__}: {exc}')
+            return TransitionCallbackReturn.ERROR
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
@@ -251,7 +255,6 @@ class RelocNode(LifecycleNode):
         self._setup_tf(p)
         self._setup_io(p)
         self._handoff = AmclHandoff(self, handoff, p['map_frame'])
-        self._configured = True
         self.get_logger().info(
             f'configured: method={getattr(localizer, "method", "?")} '
             f'scenes={list(getattr(localizer, "scenes", []))} tf_mode={p["tf_mode"]} '
@@ -306,7 +309,6 @@ class RelocNode(LifecycleNode):
                     self.destroy_publisher(pub)
                 setattr(self, name, None)
         self.localizer = None
-        self._configured = False
 
     def _handoff_config(self) -> HandoffConfig:
         """Read the hand-off parameters into a validated :class:`HandoffConfig`."""
