@@ -270,7 +270,8 @@ def test_bag_eval_launch_scores_every_replayed_image(install, bundle, tmp_path):
     assert code == 0, text
     report = json.loads((out / 'live_report.json').read_text())
     rows = report['per_frame']
-    assert rows and rows[0]['ok'], 'the first image lost its pose (start-up race)'
+    assert rows and rows[0]['ok'], \
+        f'the first image lost its pose (start-up race): {report.get("node")}\n{text}'
     assert sum(r['ok'] for r in rows) >= 0.9 * len(rows), text
     failing, flog = _run_launch(install, tmp_path / 'eval', 'bag_eval.launch.py',
                                 bundle=str(bundle), bag=str(tmp_path / 'missing.mcap'),
