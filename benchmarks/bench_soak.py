@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Soak: minutes of 30 Hz 640x480 images through ``reloc_node``, minute by minute.
 
-For each bundle (APR: ``posenet-cpu``; SCR: ``scr-cpu``, trained on a small synthetic scene as
-in ``bench_ros_latency.py``, or given with ``--bundle-apr`` / ``--bundle-scr``):
+For each bundle (APR: ``posenet-cpu``; SCR: the method's preset in ``bench_ros_latency.py``,
+``scr-lite-cpu`` (dense SCRNet) now; both trained on a small synthetic scene as there, or given
+with ``--bundle-apr`` / ``--bundle-scr``):
 
 1. **bare**: ``Localizer.localize`` on the image at 320x240 and 640x480 in this process, from a
    worker thread (as the node), median of ``--bare-repeats`` calls;
