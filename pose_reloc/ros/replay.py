@@ -38,6 +38,8 @@ IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 #: reader, a moment later; a best-effort reader drops what arrives before. 0.3 s lost the
 #: first pose of bag_eval.launch.py in 1 of 5 runs on a loaded 2-core machine (seconds)
 MATCH_GRACE_S = 1.0
+#: after the last message, before the publishers go (best-effort readers do not acknowledge)
+FLUSH_LINGER_S = 0.5
 
 
 def message_class(msgtype: str):
@@ -190,6 +192,7 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
                     log.append([m.topic, _header_stamp_ns(m.raw), time.time()])
             wall = time.monotonic() - started
             duration = (reader.end_ns - reader.start_ns) / 1e9
+            _flush(publishers.values())
     finally:
         if own_node:
             node.destroy_node()
@@ -199,6 +202,21 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
         os.replace(tmp, publish_log)
     return {'bag': str(bag), 'published': published, 'skipped_topics': skipped,
             'wall_time_s': wall, 'bag_duration_s': duration, 'rate': rate}
+
+
+def _flush(publishers, timeout_s: float = 2.0) -> None:
+    """Let the last messages leave before the publishers are destroyed.
+
+    Reliable readers acknowledge (``wait_for_all_acked``); best-effort readers do not, and
+    the writer sends asynchronously: without the linger the last image of a replay did not
+    reach a best-effort reader (2 of 3 runs here).
+    """
+    from rclpy.duration import Duration
+    for pub in publishers:
+        wait = getattr(pub, 'wait_for_all_acked', None)
+        if wait is not None:
+            wait(Duration(seconds=timeout_s))
+    time.sleep(FLUSH_LINGER_S)
 
 
 def _publish_clock(pub, bag_ns: int) -> None:
