@@ -14,17 +14,23 @@
 #      from the wheel builder's Python (/opt/python/...) to this venv's
 #   4. without a sourced ROS 2: tf2_msgs generated from its interface definition
 #      (scripts/build_tf2_msgs.sh) and installed into the venv
-#   5. pip install -e . (the `pose-reloc` command lands in $VENV/bin)
-#   6. a final check: import rclpy, from tf2_msgs.msg import TFMessage, pose-reloc --help
+#   5. without a sourced ROS 2 and when ../shared/ros2-launch/ (POSE_RELOC_LAUNCH_SRC) holds
+#      the sources of ROS 2's launch stack: launch, launch_ros, ros2cli and
+#      composition_interfaces (scripts/install_launch_stack.sh); skipped cleanly otherwise,
+#      and the launch tests then skip
+#   6. pip install -e . (the `pose-reloc` command lands in $VENV/bin)
+#   7. a final check: import rclpy, from tf2_msgs.msg import TFMessage, pose-reloc --help
 #
-# With a sourced ROS 2 (ROS_DISTRO set and rclpy importable), steps 3-4 are skipped and the
+# With a sourced ROS 2 (ROS_DISTRO set and rclpy importable), steps 3-5 are skipped and the
 # venv sees the system's ROS Python packages (--system-site-packages).
-# Environment: POSE_RELOC_VENV (venv path), PYTHON (the interpreter that creates it, python3).
+# Environment: POSE_RELOC_VENV (venv path), PYTHON (the interpreter that creates it, python3),
+# POSE_RELOC_LAUNCH_SRC (launch stack sources, default <repo>/../shared/ros2-launch).
 
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${POSE_RELOC_VENV:-$ROOT/.venv}"
+LAUNCH_SRC="${POSE_RELOC_LAUNCH_SRC:-$ROOT/../shared/ros2-launch}"
 PYTHON="${PYTHON:-python3}"
 STAMPS="$VENV/.pose_reloc"
 START_S=$SECONDS
@@ -39,6 +45,8 @@ ROS_WHEELS=(
   ros-nav-msgs==5.5.1
   ros-diagnostic-msgs==5.5.1
   ros-visualization-msgs==5.5.1
+  ros-std-srvs==5.5.1         # std_srvs/Trigger: the node's ~/relocalize service
+  ros-lifecycle-msgs==2.3.0   # the managed node's lifecycle services
   ros-ament-flake8==0.19.2
   ros-ament-pep257==0.19.2
   psutil  # for Fast DDS's `fastdds shm clean` (test/conftest.py runs it)
@@ -103,19 +111,19 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
   || die "$PYTHON is $("$PYTHON" --version 2>&1); pose_reloc needs Python >= 3.10"
 if [[ ! -x "$VENV/bin/python" ]]; then
-  log "1/6 creating the virtualenv $VENV"
+  log "1/7 creating the virtualenv $VENV"
   venv_args=()
   [[ $ROS_FROM_SYSTEM == 1 ]] && venv_args+=(--system-site-packages)
   "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
 else
-  log "1/6 virtualenv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
+  log "1/7 virtualenv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
 fi
 # pip < 23.1 installs this setup.py-only project with `setup.py develop`, which honours
 # setup.cfg's script_dir (lib/pose_reloc, for ROS) and leaves `pose-reloc` off the venv's PATH.
 if ! "$VENV/bin/python" -c 'import sys
 from importlib.metadata import version
 sys.exit(tuple(int(p) for p in version("pip").split(".")[:2]) < (23, 1))' 2>/dev/null; then
-  log "1/6 upgrading pip (editable installs need pip >= 23.1)"
+  log "1/7 upgrading pip (editable installs need pip >= 23.1)"
   pip_install --upgrade 'pip>=23.1'
 fi
 # Keep colcon and the ament linters out of the venv's tree.
@@ -126,23 +134,23 @@ SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pu
 # 2. Python requirements -------------------------------------------------------------------------
 key="$(hash_of "$ROOT/requirements.txt")-$PY_TAG"
 if stamp_ok requirements "$key"; then
-  log "2/6 requirements.txt already installed"
+  log "2/7 requirements.txt already installed"
 else
-  log "2/6 installing requirements.txt (torch is large: minutes on a new venv)"
+  log "2/7 installing requirements.txt (torch is large: minutes on a new venv)"
   pip_install -r "$ROOT/requirements.txt"
   stamp_set requirements "$key"
 fi
 
 # 3. ROS 2 wheels, lint tools, build tools -------------------------------------------------------
 if [[ $ROS_FROM_SYSTEM == 1 ]]; then
-  log "3/6, 4/6 skipped: rclpy, messages (tf2_msgs too) and linters come from ROS 2 $ROS_DISTRO"
+  log "3/7-5/7 skipped: rclpy, messages (tf2_msgs too) and linters come from ROS 2 $ROS_DISTRO"
 else
   key="$(printf '%s\n' "${ROS_WHEELS[@]}" "${LINT_TOOLS[@]}" "${BUILD_TOOLS[@]}" | sha256sum \
     | cut -c1-16)-$PY_TAG"
   if stamp_ok ros-wheels "$key"; then
-    log "3/6 ROS 2 wheels, lint and build tools already installed"
+    log "3/7 ROS 2 wheels, lint and build tools already installed"
   else
-    log "3/6 installing the ROS 2 wheels, lint tools, rosidl generators and colcon"
+    log "3/7 installing the ROS 2 wheels, lint tools, rosidl generators and colcon"
     pip_install "${ROS_WHEELS[@]}" "${LINT_TOOLS[@]}" "${BUILD_TOOLS[@]}"
     stamp_set ros-wheels "$key"
   fi
@@ -151,7 +159,7 @@ else
   mapfile -t stale < <(grep -rlE "$wheel_py" \
     "$VENV/share" "$VENV/lib/cmake" 2>/dev/null || true)
   if ((${#stale[@]})); then
-    log "3/6 pointing ${#stale[@]} CMake/ament files of the wheels at this venv's Python"
+    log "3/7 pointing ${#stale[@]} CMake/ament files of the wheels at this venv's Python"
     py_include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("include"))')"
     np_include="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
     [[ -f "$py_include/Python.h" ]] \
@@ -168,26 +176,43 @@ fi
 if [[ $ROS_FROM_SYSTEM == 0 ]]; then
   key="$(hash_of "$ROOT/scripts/build_tf2_msgs.sh")-$PY_TAG"
   if stamp_ok tf2_msgs "$key" && [[ -d "$SITE/tf2_msgs" ]]; then
-    log "4/6 tf2_msgs already generated"
+    log "4/7 tf2_msgs already generated"
   else
-    log "4/6 generating tf2_msgs with colcon and the rosidl generators (about 30 s)"
+    log "4/7 generating tf2_msgs with colcon and the rosidl generators (about 30 s)"
     bash "$ROOT/scripts/build_tf2_msgs.sh" "$VENV"
     stamp_set tf2_msgs "$key"
   fi
 fi
 
-# 5. The package itself (editable) ---------------------------------------------------------------
+# 5. ROS 2's launch stack from source -------------------------------------------------------------
+if [[ $ROS_FROM_SYSTEM == 0 ]]; then
+  if [[ ! -f "$LAUNCH_SRC/launch_ros/setup.py" ]]; then
+    log "5/7 skipped: no launch stack sources in $LAUNCH_SRC (the launch tests will skip)"
+  else
+    key="$(hash_of "$ROOT/scripts/install_launch_stack.sh" "$LAUNCH_SRC/README.md")-$PY_TAG"
+    if stamp_ok launch-stack "$key" \
+        && "$VENV/bin/python" -c 'import launch_ros.actions' >/dev/null 2>&1; then
+      log "5/7 launch, launch_ros and ros2cli already installed"
+    else
+      log "5/7 installing launch, launch_ros, ros2cli from $LAUNCH_SRC (about a minute)"
+      bash "$ROOT/scripts/install_launch_stack.sh" "$VENV" "$LAUNCH_SRC"
+      stamp_set launch-stack "$key"
+    fi
+  fi
+fi
+
+# 6. The package itself (editable) ---------------------------------------------------------------
 key="$(hash_of "$ROOT/setup.py" "$ROOT/setup.cfg" "$ROOT/package.xml")-$PY_TAG-$ROOT"
 if stamp_ok package "$key" && [[ -x "$VENV/bin/pose-reloc" ]]; then
-  log "5/6 pose_reloc already installed (editable)"
+  log "6/7 pose_reloc already installed (editable)"
 else
-  log "5/6 installing pose_reloc (pip install -e .)"
+  log "6/7 installing pose_reloc (pip install -e .)"
   pip_install -e "$ROOT"
   stamp_set package "$key"
 fi
 
-# 6. Check ---------------------------------------------------------------------------------------
-log "6/6 checking the environment"
+# 7. Check ---------------------------------------------------------------------------------------
+log "7/7 checking the environment"
 (cd / && "$VENV/bin/python" - "$ROOT" <<'EOF'
 from importlib.metadata import version
 import pathlib

@@ -16,8 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--clock', action='store_true',
                         help='publish the bag time on /clock (for use_sim_time)')
     parser.add_argument('--topics', nargs='*', default=None, help='only these topics')
-    parser.add_argument('--wait-for', nargs='*', default=(),
-                        help='topics that need a subscriber before playback starts')
+    parser.add_argument('--wait-for', nargs='*', default=None,
+                        help='topics that need a subscriber before playback starts (replayed '
+                             "or not, e.g. a scorer's pose topic); default: the image "
+                             'topics, replaying anyway after --wait-timeout')
+    parser.add_argument('--no-wait', action='store_true',
+                        help='start at once, without waiting for subscribers')
     parser.add_argument('--wait-timeout', type=float, default=30.0,
                         help='seconds to wait for those subscribers')
     parser.add_argument('--publish-log', type=Path, default=None,
@@ -30,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from pose_reloc.ros.replay import replay_bag_standalone
 
     report = replay_bag_standalone(args.bag, rate=args.rate, clock=args.clock,
-                                   topics=args.topics, wait_for=args.wait_for,
+                                   topics=args.topics,
+                                   wait_for=() if args.no_wait else args.wait_for,
                                    wait_timeout_s=args.wait_timeout,
                                    publish_log=args.publish_log,
                                    progress=not args.no_progress)

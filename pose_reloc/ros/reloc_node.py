@@ -21,6 +21,18 @@ and reported in the diagnostics.
 Which pose is published: the camera's (``tf_mode`` ``map_to_camera`` or ``none``) or the
 base's (``map_to_base``, ``map_to_odom``, like AMCL's robot pose), with the covariance moved
 through the mounting's lever arm.
+
+Hand-off to AMCL (``pose_reloc.ros.amcl_handoff``): the ``~/relocalize`` service
+(std_srvs/Trigger) sends the pose of ``base_frame`` agreed by the next ``relocalize_frames``
+images to AMCL (``/initialpose`` or nav2's ``set_initial_pose``); ``auto_relocalize`` does it
+when ``/amcl_pose`` diverges. Except in ``map_to_camera`` mode the node reads ``/tf`` for the
+camera mounting and the odometry that compensates the motion between those images.
+
+A managed (lifecycle) node, as nav2's: configure validates the parameters, loads the bundle
+and creates the publishers and the service; activate opens the subscriptions, the diagnostics
+timer and the worker; deactivate stops processing and keeps the model; cleanup releases it.
+With ``autostart`` (default true) the node configures and activates itself; set it false when
+nav2's lifecycle manager (or ``ros2 lifecycle set``) drives it.
 """
 
 from collections import deque
@@ -34,17 +46,21 @@ import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, ParameterDescriptor, ParameterType,
                                 SetParametersResult)
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from rclpy.time import Time
 
 from pose_reloc.geometry.se3 import invert, T_from_pos_quat
+from pose_reloc.ros.amcl_handoff import AmclHandoff
 from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
                                         stamp_to_ns, T_to_pose_stamped,
                                         T_to_pose_with_covariance_stamped,
                                         T_to_transform_stamped)
+from pose_reloc.ros.handoff import Fix, HandoffConfig
 from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
 
 TF_MODES = ('map_to_camera', 'map_to_base', 'map_to_odom', 'none')
@@ -113,24 +129,110 @@ class _Throttle:
         return True
 
 
-class RelocNode(Node):
+class RelocNode(LifecycleNode):
     """The relocalization node (see the module docstring for topics and behaviour).
 
     Args:
         localizer: a ready ``Localizer`` (tests, embedding); None loads the ``bundle``
-            parameter with ``pose_reloc.inference.load_localizer``.
+            parameter with ``pose_reloc.inference.load_localizer`` when configured.
         node_name: the node's name.
-        **kwargs: passed to ``rclpy.node.Node`` (e.g. ``parameter_overrides``).
+        **kwargs: passed to ``rclpy.lifecycle.LifecycleNode`` (e.g. ``parameter_overrides``).
+
+    Raises:
+        ValueError, FileNotFoundError: with ``autostart``, what made configure fail (a bad
+            parameter, a missing or empty bundle), with a message for the user.
 
     """
 
     def __init__(self, localizer=None, node_name: str = 'reloc_node', **kwargs):
+        # What destroy_node and the transitions use exists before anything can fail, so that
+        # a node whose construction failed can still be destroyed (rclpy.shutdown does that).
+        self._given_localizer = localizer
+        self.localizer = None
+        self._lock = threading.Condition()
+        self._pending = None
+        self._stop = False
+        self._worker = None
+        self._active = False
+        self._node_ready = False
+        self._destroyed = False
+        self._startup_error = None
+        self._handoff = None
+        self._io_subs = []
+        self._io_timers = []
+        self._tf2_buffer = None
+        self._tf2_listener = None
+        self._own_tf = None
+        self._tf_pub = None
         super().__init__(node_name, **kwargs)
+        self._node_ready = True
         self._declare_parameters()
         self.add_on_set_parameters_callback(self._validate_parameters)
         self._refresh_parameters()
+        if self._p['autostart']:
+            self._autostart()
+
+    def _autostart(self) -> None:
+        """Configure and activate (``autostart``); raise what made a transition fail."""
+        for name, trigger in (('configure', self.trigger_configure),
+                              ('activate', self.trigger_activate)):
+            if trigger() != TransitionCallbackReturn.SUCCESS:
+                error = self._startup_error or RuntimeError(f'reloc_node: {name} failed')
+                raise error
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        """Validate the parameters, load the model, create the publishers and the service."""
+        self._startup_error = None
+        try:
+            self._configure()
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            self._startup_error = exc
+            self._release()
+            if not self._p['autostart']:  # with autostart, main() prints it once
+                self.get_logger().error(f'configure failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        except Exception as exc:  # a bug: say what it was (rclpy would only report ERROR)
+            self._startup_error = exc
+            self._release()
+            self.get_logger().error(f'configure failed: {type(exc).__name__}: {exc}')
+            return TransitionCallbackReturn.ERROR
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        """Open the subscriptions, the diagnostics timer and the worker thread."""
+        self._activate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        """Stop processing (subscriptions, timer, worker); keep the model and publishers."""
+        self._deactivate()
+        self.get_logger().info('deactivated')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        """Release the model, the publishers and the service."""
+        self._release()
+        self.get_logger().info('cleaned up')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        """Stop and release everything, from any primary state."""
+        self._deactivate()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state) -> TransitionCallbackReturn:
+        """Recover to unconfigured: stop and release everything."""
+        self._deactivate()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self) -> None:
         p = self._p
         self._check_startup(p)
+        handoff = self._handoff_config()
+        localizer = self._given_localizer
         if localizer is None:
             from pose_reloc.inference import load_localizer
             if not p['bundle']:
@@ -140,9 +242,6 @@ class RelocNode(Node):
                                        **self._localizer_options(p))
         self.localizer = localizer
         self._throttle = _Throttle(p['log_throttle_s'])
-        self._lock = threading.Condition()
-        self._pending = None
-        self._stop = False
         self._camera = None
         self._camera_key = None
         self._camera_warned = False
@@ -155,12 +254,77 @@ class RelocNode(Node):
         self._tf_type = _tf_message_type()
         self._setup_tf(p)
         self._setup_io(p)
-        self._worker = threading.Thread(target=self._work, name='reloc_worker', daemon=True)
-        self._worker.start()
+        self._handoff = AmclHandoff(self, handoff, p['map_frame'])
         self.get_logger().info(
-            f'ready: method={getattr(localizer, "method", "?")} '
+            f'configured: method={getattr(localizer, "method", "?")} '
             f'scenes={list(getattr(localizer, "scenes", []))} tf_mode={p["tf_mode"]} '
             f'map_frame={p["map_frame"]} image_transport={p["image_transport"]}')
+
+    def _activate(self) -> None:
+        p = self._p
+        self._setup_tf_input(p)
+        self._setup_inputs(p)
+        with self._lock:
+            self._stop = False
+            self._pending = None
+        self._worker = threading.Thread(target=self._work, name='reloc_worker', daemon=True)
+        self._worker.start()
+        self._handoff.activate()
+        self._active = True
+        self.get_logger().info(
+            f'active: listening on {self._image_topic_name(p)}'
+            f'{"; automatic AMCL hand-off on" if self._handoff.config.auto else ""}')
+
+    def _deactivate(self) -> None:
+        """Close the inputs and stop the worker (safe to call in any state)."""
+        self._active = False
+        if self._handoff is not None:
+            self._handoff.deactivate()
+        for sub in self._io_subs:
+            self.destroy_subscription(sub)
+        for timer in self._io_timers:
+            self.destroy_timer(timer)
+        self._io_subs, self._io_timers = [], []
+        if self._tf2_listener is not None and hasattr(self._tf2_listener, 'unregister'):
+            self._tf2_listener.unregister()
+        self._tf2_listener = self._tf2_buffer = self._own_tf = None
+        with self._lock:
+            self._stop = True
+            self._pending = None
+            self._lock.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        self._worker = None
+
+    def _release(self) -> None:
+        """Destroy the publishers and the service, drop the model (safe in any state)."""
+        if self._handoff is not None:
+            self._handoff.destroy()
+            self._handoff = None
+        if self._node_ready and not self._destroyed:
+            for name in ('_pose_pub', '_pose_stamped_pub', '_diag_pub', '_cloud_pub',
+                         '_path_pub', '_tf_pub'):
+                pub = getattr(self, name, None)
+                if pub is not None:
+                    self.destroy_publisher(pub)
+                setattr(self, name, None)
+        self.localizer = None
+
+    def _handoff_config(self) -> HandoffConfig:
+        """Read the hand-off parameters into a validated :class:`HandoffConfig`."""
+        value = self._p.get
+        return HandoffConfig(
+            frames=value('relocalize_frames'), timeout_s=value('relocalize_timeout'),
+            max_translation=value('relocalize_max_translation'),
+            max_rotation=value('relocalize_max_rotation'),
+            initial_pose_topic=value('initial_pose_topic'),
+            set_initial_pose_service=value('set_initial_pose_service'),
+            auto=value('auto_relocalize'), amcl_pose_topic=value('amcl_pose_topic'),
+            auto_max_position_std=value('auto_max_position_std'),
+            auto_max_yaw_std=value('auto_max_yaw_std'),
+            auto_max_disagreement_translation=value('auto_max_disagreement_translation'),
+            auto_max_disagreement_rotation=value('auto_max_disagreement_rotation'),
+            auto_cooldown_s=value('auto_cooldown'))
 
     @staticmethod
     def _localizer_options(p: dict) -> dict:
@@ -235,6 +399,54 @@ class RelocNode(Node):
         self.declare_parameter('log_throttle_s', 5.0, desc(
             'Minimum seconds between two log lines of the same reason.', d,
             fp_range=(0.0, 3600.0)))
+        self._declare_lifecycle_and_handoff_parameters(desc)
+
+    def _declare_lifecycle_and_handoff_parameters(self, desc) -> None:
+        """Declare ``autostart`` and the AMCL hand-off parameters (read at configure)."""
+        s, d, b, i = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
+                      ParameterType.PARAMETER_BOOL, ParameterType.PARAMETER_INTEGER)
+        h = HandoffConfig()
+        self.declare_parameter('autostart', True, desc(
+            'Configure and activate at start-up; false: wait for a lifecycle manager.', b,
+            read_only=True))
+        self.declare_parameter('relocalize_frames', h.frames, desc(
+            '~/relocalize: consecutive frames that must agree (>= 1).', i, read_only=True))
+        self.declare_parameter('relocalize_timeout', h.timeout_s, desc(
+            '~/relocalize: seconds to wait for agreeing frames.', d, read_only=True))
+        self.declare_parameter('relocalize_max_translation', h.max_translation, desc(
+            'Agreement: largest distance (m) of an odometry-compensated base pose from the '
+            'mean.', d, read_only=True))
+        self.declare_parameter('relocalize_max_rotation', h.max_rotation, desc(
+            'Agreement: largest rotation (rad) of a base pose from the mean.', d,
+            read_only=True))
+        self.declare_parameter('initial_pose_topic', h.initial_pose_topic, desc(
+            'Topic of the initial pose for AMCL (PoseWithCovarianceStamped).', s,
+            read_only=True))
+        self.declare_parameter('set_initial_pose_service', h.set_initial_pose_service, desc(
+            "nav2's SetInitialPose service, used instead of the topic when nav2_msgs is "
+            "installed and the service is up; '' never.", s, read_only=True))
+        self.declare_parameter('auto_relocalize', h.auto, desc(
+            'Watch amcl_pose_topic and re-initialize AMCL when it diverged.', b,
+            read_only=True))
+        self.declare_parameter('amcl_pose_topic', h.amcl_pose_topic, desc(
+            "AMCL's pose topic (automatic mode).", s, read_only=True))
+        self.declare_parameter('auto_max_position_std', h.auto_max_position_std, desc(
+            'Automatic mode: AMCL diverged when its x or y standard deviation (m) exceeds '
+            'this.', d, read_only=True))
+        self.declare_parameter('auto_max_yaw_std', h.auto_max_yaw_std, desc(
+            'Automatic mode: ... or its yaw standard deviation (rad) exceeds this.', d,
+            read_only=True))
+        self.declare_parameter('auto_max_disagreement_translation',
+                               h.auto_max_disagreement_translation, desc(
+                                   'Automatic mode: ... or agreeing relocalizations are this '
+                                   'far (m) from its pose.', d, read_only=True))
+        self.declare_parameter('auto_max_disagreement_rotation',
+                               h.auto_max_disagreement_rotation, desc(
+                                   'Automatic mode: ... or their yaw differs by this (rad).',
+                                   d, read_only=True))
+        self.declare_parameter('auto_cooldown', h.auto_cooldown_s, desc(
+            'Automatic mode: seconds between two automatic hand-offs at least.', d,
+            read_only=True))
 
     def _refresh_parameters(self, accepted: Optional[dict] = None) -> None:
         """Cache the parameter values (at start-up and on each accepted set) in ``self._p``.
@@ -258,6 +470,12 @@ class RelocNode(Node):
                  'transform_tolerance', 'min_confidence', 'use_camera_info', 'scene',
                  'mc_samples', 'publish_inliers', 'path_length', 'diagnostics_period',
                  'no_image_timeout', 'log_throttle_s')
+        names += ('autostart', 'relocalize_frames', 'relocalize_timeout',
+                  'relocalize_max_translation', 'relocalize_max_rotation', 'initial_pose_topic',
+                  'set_initial_pose_service', 'auto_relocalize', 'amcl_pose_topic',
+                  'auto_max_position_std', 'auto_max_yaw_std',
+                  'auto_max_disagreement_translation', 'auto_max_disagreement_rotation',
+                  'auto_cooldown')
         return {n: self.get_parameter(n).value for n in names}
 
     @staticmethod
@@ -302,9 +520,25 @@ class RelocNode(Node):
 
     # ------------------------------------------------------------------ set-up
     def _setup_tf(self, p: dict) -> None:
+        """Create the /tf publisher (configure)."""
+        self._tf_pub = None
+        if p['tf_mode'] != 'none':
+            if self._tf_type is None:
+                self.get_logger().warning(
+                    'tf2_msgs is not importable: no TF is published (poses still are)')
+            else:
+                self._tf_pub = self.create_publisher(self._tf_type, '/tf', TF_QOS)
+
+    def _setup_tf_input(self, p: dict) -> None:
+        """Listen to /tf and /tf_static (activate) unless ``tf_mode`` is ``map_to_camera``.
+
+        ``map_to_base`` / ``map_to_odom`` need the mounting and the odometry; ``none`` reads
+        them for the AMCL hand-off. ``map_to_camera`` (a camera without a robot) does not
+        listen: it would read its own map->camera back.
+        """
         self._tf2_buffer = None
         self._own_tf = None
-        if p['tf_mode'] in ('map_to_base', 'map_to_odom'):
+        if p['tf_mode'] != 'map_to_camera':
             try:
                 import tf2_ros
                 self._tf2_buffer = tf2_ros.Buffer()
@@ -316,23 +550,18 @@ class RelocNode(Node):
                         'map_to_base uses the camera_mount parameter, map_to_odom cannot work')
                 else:
                     self._own_tf = TfBuffer(cache_ns=10 * NS)
-                    self.create_subscription(self._tf_type, '/tf',
-                                             lambda m: self._on_tf(m, False), TF_QOS)
-                    self.create_subscription(self._tf_type, '/tf_static',
-                                             lambda m: self._on_tf(m, True), TF_STATIC_QOS)
-        self._tf_pub = None
-        if p['tf_mode'] != 'none':
-            if self._tf_type is None:
-                self.get_logger().warning(
-                    'tf2_msgs is not importable: no TF is published (poses still are)')
-            else:
-                self._tf_pub = self.create_publisher(self._tf_type, '/tf', TF_QOS)
+                    self._io_subs.append(self.create_subscription(
+                        self._tf_type, '/tf', lambda m: self._on_tf(m, False), TF_QOS))
+                    self._io_subs.append(self.create_subscription(
+                        self._tf_type, '/tf_static', lambda m: self._on_tf(m, True),
+                        TF_STATIC_QOS))
 
     def _setup_io(self, p: dict) -> None:
+        """Create the publishers (configure)."""
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
         from nav_msgs.msg import Path
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+        from sensor_msgs.msg import PointCloud2
         self._pose_pub = self.create_publisher(PoseWithCovarianceStamped, '~/pose', POSE_QOS)
         self._pose_stamped_pub = self.create_publisher(PoseStamped, '~/pose_stamped', 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -342,14 +571,20 @@ class RelocNode(Node):
         self._path_poses = deque(maxlen=max(p['path_length'], 1))  # read-only parameter
         self._path_pub = (self.create_publisher(Path, '~/path', 2)
                           if self._path is not None else None)
+
+    def _setup_inputs(self, p: dict) -> None:
+        """Subscribe to the camera, start the diagnostics timer (activate)."""
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
         if p['image_transport'] == 'raw':
-            self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
+            self._io_subs.append(self.create_subscription(
+                Image, 'image', self._on_image, qos_profile_sensor_data))
         else:
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
-                                     qos_profile_sensor_data)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
-                                 qos_profile_sensor_data)
+            self._io_subs.append(self.create_subscription(
+                CompressedImage, 'image/compressed', self._on_image, qos_profile_sensor_data))
+        self._io_subs.append(self.create_subscription(
+            CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data))
         self._diag_timer = self.create_timer(p['diagnostics_period'], self._publish_diagnostics)
+        self._io_timers.append(self._diag_timer)
         self._start_time = time.monotonic()
 
     # ------------------------------------------------------------------ callbacks
@@ -478,6 +713,7 @@ class RelocNode(Node):
         camera_frame = p['camera_frame'] or msg.header.frame_id or 'camera_optical_frame'
         mode = p['tf_mode']
         T_pose, transform = T_map_cam, (T_map_cam, camera_frame)
+        camera_covariance, T_odom_base = covariance, None
         if mode in ('map_to_base', 'map_to_odom'):
             T_cam_base = self._mounting(p, camera_frame, stamp_ns)
             if T_cam_base is None:
@@ -509,6 +745,11 @@ class RelocNode(Node):
             if points is not None and len(points):
                 self._cloud_pub.publish(points_to_cloud(np.asarray(points), stamp_ns,
                                                         p['map_frame']))
+        handoff = self._handoff
+        if handoff is not None and handoff.wants_fixes():
+            base = (T_pose, covariance) if mode in ('map_to_base', 'map_to_odom') else None
+            handoff.add_fix(self._base_fix(p, T_map_cam, camera_covariance, camera_frame,
+                                           stamp_ns, base, T_odom_base))
         latency = (time.monotonic() - received) * 1e3
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
@@ -520,6 +761,24 @@ class RelocNode(Node):
             if estimate.scene and estimate.scene != self._stats['scene']:
                 self.get_logger().info(f'scene: {estimate.scene}')
                 self._stats['scene'] = estimate.scene
+
+    def _base_fix(self, p: dict, T_map_cam: np.ndarray, camera_covariance: np.ndarray,
+                  camera_frame: str, stamp_ns: int, base=None,
+                  T_odom_base: Optional[np.ndarray] = None) -> Fix:
+        """Return the fix of the base for the AMCL hand-off (pose, covariance, odometry).
+
+        ``base`` is ``(T_map_base, covariance)`` when ``_publish`` computed it already; the
+        odometry is looked up (quietly) when TF is read, else the fix has none.
+        """
+        if base is None:
+            T_cam_base = self._mounting(p, camera_frame, stamp_ns)
+            T_map_base = T_map_cam @ T_cam_base
+            base = (T_map_base, covariance_through_lever(
+                camera_covariance, T_map_cam[:3, :3] @ T_cam_base[:3, 3]))
+        if T_odom_base is None and (self._tf2_buffer is not None or self._own_tf is not None):
+            T_odom_base = self._lookup(p['odom_frame'], p['base_frame'], stamp_ns, quiet=True)
+        return Fix(stamp_ns=stamp_ns, T_map_base=base[0], covariance=base[1],
+                   T_odom_base=T_odom_base)
 
     def _mounting(self, p: dict, camera_frame: str, stamp_ns: int) -> Optional[np.ndarray]:
         """Return T_cam_base from TF (if allowed and known) or the camera_mount parameter."""
@@ -581,6 +840,8 @@ class RelocNode(Node):
                   'confidence': stats['confidence'], 'last_failure': stats['last_failure'],
                   'method': getattr(self.localizer, 'method', ''), 'scene': stats['scene'],
                   'tf_mode': p['tf_mode']}
+        if self._handoff is not None:
+            values.update(self._handoff.values)
         status.values = [
             KeyValue(key=k, value=(f'{v:.3f}' if isinstance(v, float) else str(v)))
             for k, v in values.items()]
@@ -600,12 +861,14 @@ class RelocNode(Node):
             return dict(self._stats)
 
     def destroy_node(self) -> None:
-        """Stop the worker thread, then destroy the node."""
-        with self._lock:
-            self._stop = True
-            self._lock.notify_all()
-        self._worker.join(timeout=5.0)
-        super().destroy_node()
+        """Stop the worker thread, then destroy the node (once; also a half-built one)."""
+        if self._destroyed:
+            return
+        self._deactivate()
+        self._release()
+        self._destroyed = True
+        if self._node_ready:
+            super().destroy_node()
 
 
 def _rejection(estimate, min_confidence: float) -> Optional[str]:
@@ -659,13 +922,18 @@ def points_to_cloud(points_world_n3: np.ndarray, timestamp_ns: int, frame_id: st
 
 
 def main(args=None) -> int:
-    """Entry point of ``reloc_node`` (``ros2 run pose_reloc reloc_node``); returns exit code."""
-    rclpy.init(args=args)
+    """Entry point of ``reloc_node`` (``ros2 run pose_reloc reloc_node``); returns exit code.
+
+    A start-up error (bad parameter, missing or empty bundle) prints one line,
+    ``reloc_node: error: ...``, without a traceback, and returns 1.
+    """
     node = None
     try:
+        rclpy.init(args=args)
         node = RelocNode()
         rclpy.spin(node)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ParameterException, _rclpy.RCLError) as exc:
+        # RCLError: rcl refused the command line (e.g. an unparsable -p rule)
         print(f'reloc_node: error: {exc}', file=sys.stderr)
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -673,8 +941,7 @@ def main(args=None) -> int:
     finally:
         if node is not None:
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
     return 0
 
 

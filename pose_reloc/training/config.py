@@ -22,16 +22,39 @@ a new config and never mutate a preset.
 import dataclasses
 from dataclasses import dataclass, field
 import importlib
+import os
 from pathlib import Path
+import sys
 import typing
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
-#: Where the named presets live (``config/train`` at the repository / install root).
-PRESET_DIRS: List[Path] = [
-    Path(__file__).resolve().parents[2] / 'config' / 'train',
-]
+
+def _preset_dirs() -> List[Path]:
+    """Return where named presets are looked for, in order.
+
+    The source tree's ``config/train``; then ``share/pose_reloc/config/train`` of the install
+    prefix this module lives in (a colcon install or a pip install puts the package under
+    ``<prefix>/lib/pythonX.Y/site-packages`` and the presets under ``<prefix>/share``), of
+    ``sys.prefix`` and of each ``AMENT_PREFIX_PATH`` entry.
+    """
+    here = Path(__file__).resolve()
+    dirs = [here.parents[2] / 'config' / 'train']
+    prefixes = [here.parents[5]] if len(here.parents) > 5 else []
+    prefixes += [Path(sys.prefix)]
+    prefixes += [Path(p) for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
+                 if p]
+    dirs += [prefix / 'share' / 'pose_reloc' / 'config' / 'train' for prefix in prefixes]
+    unique = []
+    for folder in dirs:
+        if folder not in unique:
+            unique.append(folder)
+    return unique
+
+
+#: Where the named presets live (see :func:`_preset_dirs`; the first match wins).
+PRESET_DIRS: List[Path] = _preset_dirs()
 
 _MODEL_CONFIGS: Dict[str, type] = {}
 
