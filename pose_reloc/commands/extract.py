@@ -1,17 +1,18 @@
 # Copyright 2026 pose_reloc authors
 # SPDX-License-Identifier: Apache-2.0
-"""``pose-reloc extract``: a rosbag2 bag -> a posed-folder dataset (or a TUM trajectory)."""
+"""``pose-reloc extract``: a rosbag2 or ROS 1 bag -> a posed folder (or a TUM trajectory)."""
 
 import argparse
 import json
 from pathlib import Path
 
-HELP = 'extract images + ground-truth poses from a rosbag2 bag into a posed folder'
+HELP = 'extract images + ground-truth poses from a rosbag2 or ROS 1 bag into a posed folder'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``extract`` options to ``parser``."""
-    parser.add_argument('bag', type=Path, help='rosbag2 directory, .mcap or .db3')
+    parser.add_argument('bag', type=Path,
+                        help='rosbag2 directory, .mcap or .db3, or a ROS 1 .bag')
     parser.add_argument('out', type=Path, help='output folder (must not exist)')
     parser.add_argument('--image-topic', default=None,
                         help='Image or CompressedImage topic; omit for a pose-only TUM file')
@@ -32,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--scene-name', default=None, help='scene name (default: folder name)')
     parser.add_argument('--split', default='', choices=('', 'train', 'val', 'test'),
                         help='split label of the extracted frames (default: none)')
+    add_typestore_argument(parser)
+
+
+def add_typestore_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--typestore`` (standard message types of bags that do not store them)."""
+    from pose_reloc.ros.bag_io import TYPESTORE_NAMES
+    parser.add_argument('--typestore', default='auto', choices=TYPESTORE_NAMES,
+                        help='message types for bags without stored definitions (Humble and '
+                             "older): the recording's ROS distribution; auto: from the bag's "
+                             'metadata (default)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                          camera_info_topic=args.camera_info_topic, pose_topic=args.pose_topic,
                          tf_parent=args.tf_parent, tf_child=args.tf_child, every=args.every,
                          start=args.start, end=args.end, camera=args.camera,
-                         scene_name=args.scene_name, split=args.split)
+                         scene_name=args.scene_name, split=args.split,
+                         typestore=args.typestore)
     print(json.dumps(report, indent=2))
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pose_reloc.commands.extract import add_typestore_argument
+
 HELP = 'replay a rosbag2 bag on its topics (rclpy), optionally with /clock'
 
 
@@ -27,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--publish-log', type=Path, default=None,
                         help='write [topic, stamp_ns, wall_s] of each stamped message (JSON)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_typestore_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
                                    wait_for=() if args.no_wait else args.wait_for,
                                    wait_timeout_s=args.wait_timeout,
                                    publish_log=args.publish_log,
-                                   progress=not args.no_progress)
+                                   progress=not args.no_progress,
+                                   typestore=args.typestore)
     print(json.dumps(report, indent=2))
     return 0

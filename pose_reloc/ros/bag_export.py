@@ -123,7 +123,7 @@ class _Messages:
     def image(self, rgb, stamp_ns, encoding, jpeg_quality):
         if encoding == 'jpeg':
             return self.CompressedImage(header=self.header(stamp_ns, CAMERA_FRAME),
-                                        format='jpeg',
+                                        format='rgb8; jpeg compressed bgr8',
                                         data=compress_rgb(rgb, 'jpeg', jpeg_quality))
         pixels = rgb if encoding == 'rgb8' else np.ascontiguousarray(rgb[:, :, ::-1])
         h, w = pixels.shape[:2]

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Conversions between ROS 2 messages and the package's numpy types.
 
-Images: ``sensor_msgs/Image`` (rgb8, bgr8, mono8, rgba8, bgra8, mono16, 16UC1) and
-``sensor_msgs/CompressedImage`` become ``(H, W, 3) uint8 RGB`` arrays. Every message is
-validated first (encoding, size, step, data length); a bad one raises ``ValueError`` with the
-reason. cv_bridge converts when a working ROS 2 cv_bridge is importable (checked once with a
-round trip), the numpy path below otherwise; both give the same pixels.
+Images: decoding ``sensor_msgs/Image`` and ``CompressedImage`` to ``(H, W, 3) uint8 RGB`` is
+:mod:`pose_reloc.ros.image_decode` (every encoding, field and error listed there); its
+functions are re-exported here. The builders below write images and CompressedImages.
+
+CameraInfo: :func:`camera_info_to_camera` honours ``k`` (or ``p`` when ``k`` is unusable),
+``d`` and ``distortion_model``, ``binning_x/y`` and ``roi``, and refuses by name what the
+pinhole model cannot represent (skew, unknown distortion models).
 
 Poses: ``Pose``, ``PoseStamped``, ``PoseWithCovariance(Stamped)``, ``Transform(Stamped)`` and
 ``nav_msgs/Odometry`` <-> ``T_world_cam`` (4x4 float64). Quaternions at this boundary are the
@@ -17,29 +19,16 @@ The functions read messages by attribute, so they accept both rclpy messages and
 messages that ``rosbags`` deserializes; the builders return rclpy messages.
 """
 
-import functools
-import logging
-from typing import Optional, Tuple
+from typing import Optional
 
 import cv2
 import numpy as np
 
 from pose_reloc.geometry.rotations import quat_validate
 from pose_reloc.geometry.se3 import T_from_pos_quat, T_to_pos_quat
-
-_LOG = logging.getLogger(__name__)
-
-#: encoding -> (channels, numpy dtype) of the raw Image encodings this module reads.
-IMAGE_ENCODINGS = {
-    'rgb8': (3, np.uint8),
-    'bgr8': (3, np.uint8),
-    'mono8': (1, np.uint8),
-    '8UC1': (1, np.uint8),
-    'rgba8': (4, np.uint8),
-    'bgra8': (4, np.uint8),
-    'mono16': (1, np.uint16),
-    '16UC1': (1, np.uint16),
-}
+from pose_reloc.ros.image_decode import (any_image_to_rgb, compressed_to_rgb,  # noqa: F401
+                                         IMAGE_ENCODINGS, image_to_rgb, ImageDecodeError,
+                                         validate_image_msg)
 
 #: accepted deviation of a message quaternion from unit norm (tf2's tolerance).
 QUAT_NORM_TOLERANCE = 1e-2
@@ -61,143 +50,8 @@ def ns_to_stamp(timestamp_ns: int):
 
 
 # --------------------------------------------------------------------------- images
-def _data_bytes(data) -> np.ndarray:
-    """Return a message's ``data`` field (bytes, array.array, list or ndarray) as uint8."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return np.frombuffer(data, dtype=np.uint8)
-    arr = np.asarray(data)
-    if arr.dtype != np.uint8:
-        arr = arr.astype(np.uint8)
-    return arr.reshape(-1)
-
-
-def validate_image_msg(msg) -> Tuple[int, type]:
-    """Check a ``sensor_msgs/Image`` and return ``(channels, dtype)`` of its encoding.
-
-    Raises:
-        ValueError: unknown encoding, zero size, a step smaller than one row or not a whole
-            number of pixels wide, or fewer data bytes than ``step * height`` (truncated).
-
-    """
-    encoding = str(msg.encoding)
-    if encoding not in IMAGE_ENCODINGS:
-        raise ValueError(f'unknown image encoding {encoding!r}; supported: '
-                         f'{", ".join(sorted(IMAGE_ENCODINGS))}')
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise ValueError(f'zero size image {width}x{height} ({encoding})')
-    channels, dtype = IMAGE_ENCODINGS[encoding]
-    row_bytes = width * channels * np.dtype(dtype).itemsize
-    if step < row_bytes:
-        raise ValueError(f'wrong step {step} for a {width}x{height} {encoding} image: '
-                         f'a row needs at least {row_bytes} bytes')
-    if step % np.dtype(dtype).itemsize:
-        raise ValueError(f'wrong step {step}: not a multiple of the {encoding} pixel size')
-    size = len(msg.data)
-    if size < step * height:
-        raise ValueError(f'truncated data: {size} bytes for a {width}x{height} {encoding} '
-                         f'image with step {step} (needs {step * height})')
-    return channels, dtype
-
-
-def _numpy_image_to_rgb(msg, channels: int, dtype: type) -> np.ndarray:
-    """Convert a validated Image (``channels``, ``dtype`` of its encoding) to RGB uint8."""
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    itemsize = np.dtype(dtype).itemsize
-    raw = _data_bytes(msg.data)[:step * height].reshape(height, step)
-    raw = raw[:, :width * channels * itemsize]
-    if itemsize == 2:
-        order = '>' if bool(getattr(msg, 'is_bigendian', False)) else '<'
-        pixels = raw.copy().view(np.dtype(order + 'u2')).reshape(height, width)
-        return np.repeat(_mono16_to_8(pixels)[:, :, None], 3, axis=2)
-    pixels = raw.reshape(height, width, channels)
-    encoding = str(msg.encoding)
-    if encoding == 'rgb8':
-        return np.ascontiguousarray(pixels)
-    if encoding == 'bgr8':
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if encoding == 'rgba8':
-        return np.ascontiguousarray(pixels[:, :, :3])
-    if encoding == 'bgra8':
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    return np.repeat(pixels, 3, axis=2)
-
-
-def _mono16_to_8(pixels_hw: np.ndarray) -> np.ndarray:
-    """Map 16-bit intensities to 8 bits over the full 16-bit range (``v // 257``)."""
-    return (pixels_hw.astype(np.uint32) // 257).astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=1)
-def _cv_bridge():
-    """Return a working ROS 2 ``CvBridge`` or None (checked once by a 2x1 round trip)."""
-    try:
-        from cv_bridge import CvBridge
-        from sensor_msgs.msg import Image
-    except ImportError:
-        return None
-    try:
-        bridge = CvBridge()
-        msg = Image(height=1, width=2, encoding='bgr8', step=6,
-                    data=bytes([1, 2, 3, 4, 5, 6]))
-        out = bridge.imgmsg_to_cv2(msg, desired_encoding='rgb8')
-        if np.asarray(out).reshape(-1).tolist() != [3, 2, 1, 6, 5, 4]:
-            raise ValueError('round trip gave wrong pixels')
-    except Exception as exc:  # a ROS 1 stand-in or a broken build: use the numpy path
-        _LOG.warning('cv_bridge is importable but not usable (%s); using numpy conversion',
-                     exc)
-        return None
-    return bridge
-
-
-def image_to_rgb(msg, use_cv_bridge: bool = True) -> np.ndarray:
-    """Convert a ``sensor_msgs/Image`` to ``(H, W, 3) uint8 RGB``.
-
-    Alpha is dropped, mono is replicated to three channels, 16-bit mono (``mono16``,
-    ``16UC1``) is scaled by ``1/257`` to 8 bits. The message is validated first.
-
-    Raises:
-        ValueError: the reason the message is unusable (see ``validate_image_msg``).
-
-    """
-    channels, dtype = validate_image_msg(msg)
-    bridge = _cv_bridge() if use_cv_bridge else None
-    if bridge is None or str(msg.encoding) in ('mono16', '16UC1'):
-        return _numpy_image_to_rgb(msg, channels, dtype)
-    return np.ascontiguousarray(bridge.imgmsg_to_cv2(msg, desired_encoding='rgb8'))
-
-
-def compressed_to_rgb(msg) -> np.ndarray:
-    """Decode a ``sensor_msgs/CompressedImage`` (jpeg, png) to ``(H, W, 3) uint8 RGB``.
-
-    Raises:
-        ValueError: empty data, or data that OpenCV cannot decode (truncated or not an image).
-
-    """
-    raw = _data_bytes(msg.data)
-    fmt = str(getattr(msg, 'format', ''))
-    if raw.size == 0:
-        raise ValueError(f'zero size compressed image (format {fmt!r})')
-    if 'compressedDepth' in fmt:
-        raise ValueError(f'compressed depth images are not camera images (format {fmt!r})')
-    decoded = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
-    if decoded is None or decoded.size == 0:
-        raise ValueError(f'cannot decode compressed image ({raw.size} bytes, format {fmt!r}):'
-                         ' truncated data or not jpeg/png')
-    if decoded.dtype == np.uint16:
-        decoded = _mono16_to_8(decoded)
-    if decoded.ndim == 2:
-        return np.repeat(decoded[:, :, None], 3, axis=2)
-    if decoded.shape[2] == 4:
-        return cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
-
-
-def any_image_to_rgb(msg) -> np.ndarray:
-    """Convert an Image or CompressedImage (told apart by its ``format`` field) to RGB."""
-    if hasattr(msg, 'format') and not hasattr(msg, 'encoding'):
-        return compressed_to_rgb(msg)
-    return image_to_rgb(msg)
+# Decoding lives in ``image_decode`` (shared by the bag tools and the node); the names are
+# kept here for callers of this module.
 
 
 def rgb_to_image(image_rgb_hw3: np.ndarray, timestamp_ns: int = 0, frame_id: str = '',
@@ -235,12 +89,15 @@ def rgb_to_image(image_rgb_hw3: np.ndarray, timestamp_ns: int = 0, frame_id: str
 
 def rgb_to_compressed(image_rgb_hw3: np.ndarray, timestamp_ns: int = 0, frame_id: str = '',
                       fmt: str = 'jpeg', quality: int = 90):
-    """Build a ``sensor_msgs.msg.CompressedImage`` (``jpeg`` or ``png``) from RGB uint8."""
+    """Build a ``sensor_msgs.msg.CompressedImage`` (``jpeg`` or ``png``) from RGB uint8.
+
+    The ``format`` is image_transport's: ``"rgb8; <fmt> compressed bgr8"`` (a BGR buffer).
+    """
     from sensor_msgs.msg import CompressedImage
     msg = CompressedImage()
     msg.header.stamp = ns_to_stamp(timestamp_ns)
     msg.header.frame_id = frame_id
-    msg.format = fmt
+    msg.format = f'rgb8; {fmt} compressed bgr8'
     msg.data = compress_rgb(image_rgb_hw3, fmt, quality).tobytes()
     return msg
 
@@ -273,30 +130,81 @@ def _check_rgb(image) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- camera_info
-def camera_info_to_camera(msg):
-    """Return the ``PinholeCamera`` of a ``sensor_msgs/CameraInfo`` (K, D and model kept).
+#: relative skew ``|K[0, 1]| / fx`` below which the skew is taken as zero (rounding).
+SKEW_TOLERANCE = 1e-6
 
-    ``rational_polynomial`` (8 coefficients) maps to OpenCV's 8-coefficient ``plumb_bob``,
-    ``fisheye`` (the name some drivers use) to ``equidistant``.
+
+def _info_array(msg, name: str) -> np.ndarray:
+    """Return CameraInfo field ``name`` (ROS 2 lower case, ROS 1 upper case) as float64."""
+    value = getattr(msg, name, None)
+    if value is None:
+        value = getattr(msg, name.upper(), ())
+    return np.asarray(value, dtype=np.float64).reshape(-1)
+
+
+def _usable_intrinsics(m: np.ndarray, stride: int) -> bool:
+    """Return True when a K (stride 3) or P (stride 4) has finite, positive focal lengths."""
+    return bool(np.all(np.isfinite(m)) and m[0] > 0 and m[stride + 1] > 0)
+
+
+def camera_info_to_camera(msg):
+    """Return the ``PinholeCamera`` of a ``sensor_msgs/CameraInfo``, every field honoured.
+
+    - ``k``: fx, fy, cx, cy. A non-zero skew ``k[1]`` is refused (the camera model has none).
+    - ``p``: used when ``k`` is unusable (all zero, as uncalibrated drivers publish, or
+      non-finite): its left 3x3 is the rectified camera, so the distortion is then none.
+    - ``d`` / ``distortion_model``: ``plumb_bob`` (5) and ``rational_polynomial`` (8) as
+      OpenCV's plumb_bob, ``equidistant`` / ``fisheye`` (4); other models are refused.
+    - ``binning_x`` / ``binning_y`` (0 or 1 = none) and ``roi`` (all zero = full image): the
+      published image is the ROI of the full sensor, binned; the intrinsics are moved and
+      scaled to it as ``image_geometry`` does (``cx' = (cx - x_offset) / binning_x``).
+    - ``r`` (stereo rectification) does not change the image's own intrinsics and is not used.
 
     Raises:
-        ValueError: zero size, a K matrix without positive focal lengths, or a distortion
-            model / coefficient count the camera model does not support.
+        ValueError: naming the field: zero size, no usable K or P, skew, an unknown
+            distortion model or coefficient count, a ROI outside the image, bad binning.
 
     """
     from pose_reloc.geometry.camera import PinholeCamera
     width, height = int(msg.width), int(msg.height)
-    k = np.asarray(msg.k if hasattr(msg, 'k') else msg.K, dtype=np.float64).reshape(-1)
     if width <= 0 or height <= 0:
-        raise ValueError(f'camera_info has zero size {width}x{height}')
-    if k.size != 9 or not np.all(np.isfinite(k)) or k[0] <= 0 or k[4] <= 0:
-        raise ValueError(f'camera_info K is not a valid intrinsic matrix: {k.tolist()}')
-    d = tuple(float(v) for v in np.asarray(msg.d if hasattr(msg, 'd') else msg.D).ravel())
-    model = str(msg.distortion_model or '') or ('plumb_bob' if any(d) else 'none')
+        raise ValueError(f'camera_info width/height: zero size {width}x{height}')
+    k, p = _info_array(msg, 'k'), _info_array(msg, 'p')
+    d = tuple(float(v) for v in _info_array(msg, 'd'))
+    model = str(getattr(msg, 'distortion_model', '') or '') or ('plumb_bob' if any(d) else
+                                                                 'none')
+    if k.size == 9 and _usable_intrinsics(k, 3):
+        fx, fy, cx, cy, skew = k[0], k[4], k[2], k[5], k[1]
+        source = 'k'
+    elif p.size == 12 and _usable_intrinsics(p, 4):
+        fx, fy, cx, cy, skew = p[0], p[5], p[2], p[6], p[1]
+        source, model, d = 'p', 'none', ()
+    else:
+        raise ValueError(f'camera_info k is not a valid intrinsic matrix ({k.tolist()}) and p '
+                         f'cannot replace it ({p.tolist()}): the camera is not calibrated')
+    if abs(skew) > SKEW_TOLERANCE * abs(fx):
+        raise ValueError(f'camera_info {source}: skew {source}[1] = {skew:g} is not supported '
+                         '(the pinhole model has no skew); recalibrate without skew')
+    bx = int(getattr(msg, 'binning_x', 0) or 0) or 1
+    by = int(getattr(msg, 'binning_y', 0) or 0) or 1
+    if bx < 1 or by < 1:
+        raise ValueError(f'camera_info binning_x/binning_y must be >= 0, got {bx}, {by}')
+    roi = getattr(msg, 'roi', None)
+    x0 = int(getattr(roi, 'x_offset', 0) or 0)
+    y0 = int(getattr(roi, 'y_offset', 0) or 0)
+    roi_w = int(getattr(roi, 'width', 0) or 0) or width - x0
+    roi_h = int(getattr(roi, 'height', 0) or 0) or height - y0
+    if x0 < 0 or y0 < 0 or x0 + roi_w > width or y0 + roi_h > height:
+        raise ValueError(f'camera_info roi: {roi_w}x{roi_h} at ({x0}, {y0}) is outside the '
+                         f'{width}x{height} image')
     model = {'rational_polynomial': 'plumb_bob', 'fisheye': 'equidistant'}.get(model, model)
-    return PinholeCamera(width=width, height=height, fx=float(k[0]), fy=float(k[4]),
-                         cx=float(k[2]), cy=float(k[5]), distortion_model=model,
-                         distortion=d if any(d) else ())
+    try:
+        return PinholeCamera(width=roi_w // bx, height=roi_h // by, fx=float(fx) / bx,
+                             fy=float(fy) / by, cx=(float(cx) - x0) / bx,
+                             cy=(float(cy) - y0) / by, distortion_model=model,
+                             distortion=d if any(d) or model == 'equidistant' else ())
+    except ValueError as exc:
+        raise ValueError(f'camera_info distortion_model/d: {exc}') from None
 
 
 def camera_info_fields(camera) -> dict:

@@ -1,6 +1,10 @@
 # Copyright 2026 pose_reloc authors
 # SPDX-License-Identifier: Apache-2.0
-"""Turn a rosbag2 bag into a posed-folder dataset (images + ground-truth camera poses).
+"""Turn a robot bag into a posed-folder dataset (images + ground-truth camera poses).
+
+Bags: rosbag2 (``.db3``, ``.mcap``, any metadata version, with or without stored message
+definitions) and ROS 1 ``.bag`` files, read by :class:`~pose_reloc.ros.bag_io.BagReader`
+(``typestore`` picks the standard types of bags that do not define them).
 
 Ground truth comes from one of:
 
@@ -9,9 +13,13 @@ Ground truth comes from one of:
 - a TF chain ``tf_parent -> tf_child`` from ``/tf`` and ``/tf_static``, looked up at each image
   stamp with the interpolating ``TfBuffer``.
 
-Images (``sensor_msgs/Image`` or ``CompressedImage``) are stamped with their header time (log
-time when the header stamp is zero). Images outside the time range of the ground truth, and
-undecodable images, are dropped and counted in the report; nothing is dropped silently.
+Images (``sensor_msgs/Image`` or ``CompressedImage``, decoded by
+:mod:`pose_reloc.ros.image_decode`: every common encoding, the ``format`` channel order) are
+stamped with their header time (log time when the header stamp is zero). Images outside the
+time range of the ground truth, and single undecodable images, are dropped and counted in the
+report; nothing is dropped silently. An encoding or format the decoder does not read stops
+the extraction at once with an error that names the topic, the message index and stamp and
+the field: it is never reported as missing ground truth.
 
 The camera frame: posed folders hold ``T_world_cam`` of the optical frame. When the ground
 truth names another body (``tf_child`` or the pose topic's child frame, e.g. ``base_link``)
@@ -38,8 +46,8 @@ from tqdm import tqdm
 from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml
 from pose_reloc.geometry.se3 import interpolate_at
 from pose_reloc.ros.bag_io import BagReader
-from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
-                                        stamp_to_ns)
+from pose_reloc.ros.conversions import camera_info_to_camera, msg_to_T, stamp_to_ns
+from pose_reloc.ros.image_decode import any_image_to_rgb, describe_message, ImageDecodeError
 from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -93,7 +101,11 @@ def _camera_from(camera) -> Optional[PinholeCamera]:
 def _read_camera_info(bag: BagReader, topic: str) -> PinholeCamera:
     bag.require_topic(topic, (CAMERA_INFO_TYPE,))
     for m in bag.messages([topic]):
-        return camera_info_to_camera(m.msg)
+        try:
+            return camera_info_to_camera(m.msg)
+        except ValueError as exc:
+            raise ValueError(f'{describe_message(topic, 0, stamp_to_ns(m.msg.header.stamp))} '
+                             f'in {bag.path}: {exc}') from None
     raise ValueError(f'camera_info topic {topic} in {bag.path} has no messages')
 
 
@@ -185,11 +197,11 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
                 pose_topic: Optional[str] = None, tf_parent: Optional[str] = None,
                 tf_child: Optional[str] = None, every: int = 1, start: Optional[float] = None,
                 end: Optional[float] = None, camera=None, scene_name: Optional[str] = None,
-                split: str = '', progress: bool = True) -> dict:
+                split: str = '', progress: bool = True, typestore: str = 'auto') -> dict:
     """Extract a posed-folder dataset (or a pose-only TUM trajectory) from a bag.
 
     Args:
-        bag: rosbag2 directory, ``.mcap`` or ``.db3`` path.
+        bag: rosbag2 directory, ``.mcap`` or ``.db3`` path, or a ROS 1 ``.bag``.
         out: output directory (created atomically via ``<out>.partial``; must not exist).
         image_topic: Image or CompressedImage topic; None for pose-only mode.
         camera_info_topic: CameraInfo topic (first message used; distortion kept).
@@ -206,6 +218,8 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
         scene_name: scene name written to the dataset (default the output folder's name).
         split: split label of every extracted frame (``''``, ``'train'``, ``'test'``...).
         progress: show tqdm progress bars.
+        typestore: ``auto`` or a rosbags store name (``ros2_humble``...) for the standard
+            types of bags without message definitions (see ``bag_io``).
 
     Returns:
         Report dict: ``mode`` ('images' | 'poses'), ``frames_written``, ``images_total``,
@@ -217,7 +231,9 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
         FileNotFoundError: missing bag or camera YAML.
         FileExistsError: ``out`` exists.
         ValueError: missing/mistyped topics, no ground-truth source or two of them, no
-            intrinsics, an image size that does not match the intrinsics, no frame left.
+            intrinsics, an image size that does not match the intrinsics, no frame left, an
+            unsupported image encoding (``ImageDecodeError``), an unreadable bag
+            (``BagError``).
 
     """
     out = Path(out)
@@ -228,9 +244,10 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
                          f'frame (got pose_topic={pose_topic!r}, tf_parent={tf_parent!r})')
     if image_topic is None and tf_parent is not None and not tf_child:
         raise ValueError('pose-only TF extraction needs tf_child (e.g. base_link)')
-    with BagReader(bag) as reader:
+    with BagReader(bag, typestore) as reader:
         start_ns, end_ns = _window(reader, start, end)
         report = {'bag': str(reader.path), 'out': str(out), 'every': every,
+                  'typestore': reader.store.value, 'bag_notes': list(reader.notes),
                   'gt_source': pose_topic if pose_topic else
                   f'tf:{tf_parent}->{tf_child or "(image frame_id)"}',
                   'image_topic': image_topic, 'start_s': start, 'end_s': end}
@@ -293,6 +310,16 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
             if index_in_window % every:
                 counts['skipped_every'] += 1
                 continue
+            where = describe_message(image_topic, counts['images_total'] - 1, stamp)
+            try:
+                image = any_image_to_rgb(m.msg)
+            except ImageDecodeError as exc:
+                if exc.unsupported:
+                    raise ValueError(f'{where} in {bag.path}: {exc}') from None
+                counts['bad_images'] += 1
+                if len(reasons) < MAX_REASONS:
+                    reasons.append(f'{where}: {exc}')
+                continue
             image_frame = m.msg.header.frame_id.lstrip('/')
             target = body or image_frame
             if buffer is not None and not target:
@@ -306,22 +333,14 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                 mounts[key] = _mounting(mount_buffer, target, image_frame)
                 report['camera_mount'] = _describe_mount(target, image_frame, mounts[key])
             T_world_cam = T_parent_body if mounts[key] is None else T_parent_body @ mounts[key]
-            try:
-                image = any_image_to_rgb(m.msg)
-            except ValueError as exc:
-                counts['bad_images'] += 1
-                if len(reasons) < MAX_REASONS:
-                    reasons.append(f'{stamp} ns: {exc}')
-                continue
             if image.shape[:2] != (camera.height, camera.width):
-                raise ValueError(f'{image_topic} at {stamp} ns is {image.shape[1]}x'
-                                 f'{image.shape[0]} but the intrinsics are '
+                raise ValueError(f'{where}: the image is {image.shape[1]}x{image.shape[0]} '
+                                 f'but the intrinsics ({report["camera_source"]}) are '
                                  f'{camera.width}x{camera.height}')
             writer.add(stamp, T_world_cam, image, split=split)
             written.append(stamp)
         if not written:
-            raise ValueError(f'no frame of {image_topic} in {bag.path} has ground truth '
-                             f'({counts}); check the topics, frames and --start/--end')
+            raise ValueError(_nothing_written(image_topic, bag, counts, reasons))
     report.update(counts)
     report.update(frames_written=len(written), bad_image_reasons=reasons, split=split,
                   stamp_source='header' if not counts['stamps_from_log_time'] else 'header, '
@@ -333,6 +352,17 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                   time_range_s=[written[0] / 1e9, written[-1] / 1e9])
     _write_report(out, report)
     return report
+
+
+def _nothing_written(image_topic: str, bag: BagReader, counts: dict, reasons: list) -> str:
+    """Return why no frame was written: bad images are named as such, not as missing GT."""
+    if counts['bad_images'] and not counts['dropped_out_of_range']:
+        return (f'no image of {image_topic} in {bag.path} could be decoded '
+                f'({counts["bad_images"]} bad): {reasons[0] if reasons else ""}')
+    text = f'no frame of {image_topic} in {bag.path} has ground truth ({counts})'
+    if counts['bad_images']:
+        text += f'; {counts["bad_images"]} images could not be decoded, e.g. {reasons[0]}'
+    return text + '; check the topics, frames and --start/--end'
 
 
 def _describe_mount(target: str, image_frame: str, T_body_cam: Optional[np.ndarray]) -> str:

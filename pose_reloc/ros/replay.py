@@ -104,7 +104,7 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
                topics: Optional[Sequence[str]] = None,
                wait_for: Optional[Sequence[str]] = None,
                wait_timeout_s: float = 30.0, publish_log: Optional[str] = None,
-               progress: bool = True, node=None) -> dict:
+               progress: bool = True, node=None, typestore: str = 'auto') -> dict:
     """Publish a bag's messages on their topics, in log-time order, paced by ``rate``.
 
     Args:
@@ -121,6 +121,8 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
         progress: show a tqdm progress bar.
         node: an rclpy node to publish from (None: create ``bag_replay``; rclpy must be
             initialized either way).
+        typestore: ``auto`` or a rosbags store name for bags without message definitions
+            (the bag's CDR is published as is; the store only names the types).
 
     Returns:
         Report dict: ``published`` ({topic: count}), ``skipped_topics`` ({topic: reason}),
@@ -128,7 +130,9 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
 
     Raises:
         FileNotFoundError: the bag is missing.
-        ValueError: ``rate <= 0``, unknown topics, nothing to replay, no subscriber in time.
+        ValueError: ``rate <= 0``, unknown topics, nothing to replay, no subscriber in time,
+            a ROS 1 bag (its messages are not CDR: convert it with ``rosbags-convert``), an
+            unreadable bag (``BagError``).
 
     """
     from rclpy.node import Node
@@ -142,7 +146,11 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
     published: Dict[str, int] = {}
     log: List[list] = []
     try:
-        with BagReader(bag) as reader:
+        with BagReader(bag, typestore) as reader:
+            if reader.is_ros1:
+                raise ValueError(f'{reader.path} is a ROS 1 bag: replay publishes rosbag2 CDR; '
+                                 f'convert it first (rosbags-convert --src {reader.path} --dst '
+                                 'OUT_DIR) or use extract, which reads it directly')
             available = reader.topics
             unknown = [t for t in (topics or []) if t not in available]
             if unknown:
