@@ -217,7 +217,7 @@ class BagReader:
                 f'rosbags {installed} reads (<= {ROSBAG2_MAX_VERSION}), and reading it as '
                 f'version {ROSBAG2_MAX_VERSION} failed ({type(exc).__name__}: {exc}); '
                 'upgrade rosbags (pip install -U rosbags) or convert the bag with a ROS 2 '
-                'of the recording\'s distribution (ros2 bag convert)') from None
+                "of the recording's distribution (ros2 bag convert)") from None
         note = (f'rosbag2 metadata version {self.version} is newer than rosbags {installed} '
                 f'reads (<= {ROSBAG2_MAX_VERSION}): read as version {ROSBAG2_MAX_VERSION} '
                 '(the storage files describe their messages); upgrade rosbags if anything '
@@ -337,6 +337,7 @@ def bag_info(path, typestore: str = 'auto') -> dict:
         storage = 'rosbag1' if bag.is_ros1 else 'mcap' if bag.path.suffix == '.mcap' or any(
             bag.path.glob('*.mcap')) else 'sqlite3'
         return {'path': str(bag.path), 'storage': storage, 'typestore': bag.store.value,
-                'metadata_version': bag.version, 'notes': list(bag.notes), 'start_s': bag.start_ns / 1e9,
-                'end_s': bag.end_ns / 1e9, 'duration_s': (bag.end_ns - bag.start_ns) / 1e9,
+                'metadata_version': bag.version, 'notes': list(bag.notes),
+                'start_s': bag.start_ns / 1e9, 'end_s': bag.end_ns / 1e9,
+                'duration_s': (bag.end_ns - bag.start_ns) / 1e9,
                 'messages': bag.count(), 'topics': topics}

@@ -171,8 +171,8 @@ def camera_info_to_camera(msg):
         raise ValueError(f'camera_info width/height: zero size {width}x{height}')
     k, p = _info_array(msg, 'k'), _info_array(msg, 'p')
     d = tuple(float(v) for v in _info_array(msg, 'd'))
-    model = str(getattr(msg, 'distortion_model', '') or '') or ('plumb_bob' if any(d) else
-                                                                 'none')
+    model = str(getattr(msg, 'distortion_model', '') or '')
+    model = model or ('plumb_bob' if any(d) else 'none')
     if k.size == 9 and _usable_intrinsics(k, 3):
         fx, fy, cx, cy, skew = k[0], k[4], k[2], k[5], k[1]
         source = 'k'
