@@ -8,6 +8,7 @@ from typing import Union
 import numpy as np
 
 from pose_reloc.data.formats import load_dataset
+from pose_reloc.data.sanity import describe_outlier
 
 
 def _camera_dict(camera) -> dict:
@@ -27,7 +28,9 @@ def scene_info(scene) -> dict:
         '' = unassigned), ``sequences`` (names), ``frames_with_depth``, ``cameras`` (list of
         intrinsics dicts with their ``frames`` count) and ``extent`` (``min``/``max``/``size``
         of the camera centres, metres, and ``path_length_m``: summed distance between
-        consecutive camera centres within each sequence, in time order).
+        consecutive camera centres within each sequence, in time order), and ``outliers``:
+        the rows the sanity checks left out (``pose_reloc.data.sanity``; not counted in
+        ``frames`` nor the extent).
     """
     frames = scene.frames
     cameras = {}
@@ -58,6 +61,8 @@ def scene_info(scene) -> dict:
         'frames_with_depth': sum(1 for f in frames if f.depth_path is not None),
         'cameras': [dict(_camera_dict(c), frames=n) for c, n in cameras.items()],
         'extent': extent,
+        'outliers': [{k: o[k] for k in ('source', 'image', 'split', 'position', 'distance_m',
+                                        'spread_m', 'threshold_m')} for o in scene.outliers],
     }
 
 
@@ -104,4 +109,10 @@ def format_info(info: dict) -> str:
             lines.append(f'  extent      min {_vec(extent["min"])} max {_vec(extent["max"])} '
                          f'size {_vec(extent["size"])} m')
             lines.append(f'  path length {extent["path_length_m"]:.3f} m')
+        outliers = scene.get('outliers') or []
+        if outliers:
+            lines.append(f'  outliers    {len(outliers)} row(s) left out (camera position far '
+                         'outside the scene):')
+            for outlier in outliers:
+                lines.append(f'    {describe_outlier(outlier)}')
     return '\n'.join(lines)

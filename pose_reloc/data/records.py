@@ -93,6 +93,8 @@ class Frame:
             colour image (7-Scenes' is not).
         depth_scale: metres per depth unit (0.001 for millimetres).
         depth_invalid: the on-disk value meaning "no depth", 0 or 65535.
+        source: where the frame's pose was read (``file:line``, a pose file, a JSON
+            frame), named by dataset sanity checks ('' if built in memory).
 
     Frames compare by identity (they hold an array); compare fields explicitly.
     """
@@ -107,6 +109,7 @@ class Frame:
     depth_path: Optional[Path] = None
     depth_scale: float = 0.001
     depth_invalid: int = 0
+    source: str = ''
 
     def __post_init__(self):
         """Validate and normalize the fields (paths to Path, pose to read-only float64)."""
@@ -146,6 +149,9 @@ class Scene:
         source_format: the format it was read from (``'posed'``, ``'7scenes'``,
             ``'cambridge'``, ``'nerf'``; '' if built in memory).
         metadata: free-form metadata (a posed folder's ``scene.json`` ``metadata``).
+        outliers: rows left out by the dataset sanity checks
+            (:func:`pose_reloc.data.sanity.position_outliers` dicts: ``source``,
+            ``image``, ``position``, ``distance_m``, ``threshold_m``).
     """
 
     name: str
@@ -153,6 +159,7 @@ class Scene:
     frames: list = field(default_factory=list)
     source_format: str = ''
     metadata: dict = field(default_factory=dict)
+    outliers: list = field(default_factory=list)
 
     def split(self, name: str) -> list:
         """Return the frames whose ``split`` is ``name`` ('train', 'val', 'test' or '')."""

@@ -11,6 +11,10 @@
 
 and a *multi-scene root*: a folder that is none of these but whose sub-folders are (each
 sub-folder is read with its own detected format; other sub-folders are ignored).
+
+Every scene, whatever its format, goes through the row sanity checks of
+:mod:`pose_reloc.data.sanity`: rows whose camera position is far outside the scene are left
+out (with a warning naming file and line) and listed in ``Scene.outliers``.
 """
 
 from pathlib import Path
@@ -18,6 +22,7 @@ from typing import Callable, Dict, Optional, Union
 
 from pose_reloc.data.formats import cambridge, nerf, posed_folder, sevenscenes
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter, write_scene
+from pose_reloc.data.sanity import drop_position_outliers
 
 __all__ = ['FORMATS', 'detect_format', 'load_dataset', 'PosedFolderWriter', 'write_scene',
            'cambridge', 'nerf', 'posed_folder', 'sevenscenes']
@@ -56,12 +61,24 @@ def _reader(fmt: str) -> Callable:
     return FORMATS[fmt][1]
 
 
-def load_dataset(path: Union[str, Path], fmt: str = 'auto', **kw) -> list:
+def _sanitized(scene, keep_outliers: bool):
+    """Apply the row sanity checks (outliers left out unless ``keep_outliers``)."""
+    if keep_outliers:
+        from pose_reloc.data.sanity import position_outliers
+        scene.outliers = position_outliers(scene.frames)
+        return scene
+    return drop_position_outliers(scene)
+
+
+def load_dataset(path: Union[str, Path], fmt: str = 'auto', keep_outliers: bool = False,
+                 **kw) -> list:
     """Load a dataset: one scene folder or a multi-scene root.
 
     Args:
         path: a scene folder or a folder of scene folders.
         fmt: ``'auto'`` (detect per folder) or one of :data:`FORMATS`.
+        keep_outliers: keep rows the sanity checks flag in ``frames`` (they are still listed
+            in ``Scene.outliers``); by default they are left out, with a warning.
         **kw: passed to the scene reader (e.g. ``camera=`` for 7-Scenes / Cambridge,
             ``check_images=False`` to skip the per-image size check).
 
@@ -81,14 +98,14 @@ def load_dataset(path: Union[str, Path], fmt: str = 'auto', **kw) -> list:
         _reader(fmt)
     own = _scene_format(root, fmt)
     if own is not None:
-        return [_reader(own)(root, **kw)]
+        return [_sanitized(_reader(own)(root, **kw), keep_outliers)]
     scenes = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         if sub.name.startswith('.') or sub.name.endswith(posed_folder.PARTIAL_SUFFIX):
             continue
         sub_fmt = _scene_format(sub, fmt)
         if sub_fmt is not None:
-            scenes.append(_reader(sub_fmt)(sub, **kw))
+            scenes.append(_sanitized(_reader(sub_fmt)(sub, **kw), keep_outliers))
     if not scenes:
         wanted = 'a dataset' if fmt == 'auto' else f'a {fmt} dataset'
         raise FileNotFoundError(f'{root}: not {wanted}: found no scene folder here or in its '

@@ -188,7 +188,7 @@ def read_scene(path: Union[str, Path], camera: Optional[PinholeCamera] = None,
             seen[timestamp_ns] = where
             frame = Frame(image_path=image_path, timestamp_ns=timestamp_ns,
                           T_world_cam=T_world_cam, camera=camera, scene=name,
-                          sequence=sequence, split=split)
+                          sequence=sequence, split=split, source=where)
             if check_images:
                 check_image_size(frame, where)
             frames.append(frame)

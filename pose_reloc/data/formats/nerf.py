@@ -163,7 +163,7 @@ def _read_file(path: Path, split: str, split_index: int, name: str,
         frame = Frame(image_path=image_path,
                       timestamp_ns=synthetic_timestamp_ns(split_index, index),
                       T_world_cam=T_world_gl @ T_OPENGL_OPENCV, camera=camera, scene=name,
-                      sequence=split, split=split)
+                      sequence=split, split=split, source=where)
         if check_images and size is None:  # a size read from the header matches already
             check_image_size(frame, where)
         frames.append(frame)

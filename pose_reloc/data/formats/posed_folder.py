@@ -184,7 +184,7 @@ def read_scene(path: Union[str, Path], scene_name: Optional[str] = None,
                       timestamp_ns=timestamp_ns, T_world_cam=T_world_cam, camera=camera,
                       scene=name, sequence=sequence_of.get(timestamp_ns, ''),
                       split=split_of.get(timestamp_ns, ''), depth_path=depth_path,
-                      depth_scale=0.001, depth_invalid=0)
+                      depth_scale=0.001, depth_invalid=0, source=where)
         if check_images:
             check_image_size(frame, where)
         elif not frame.image_path.is_file():

@@ -159,7 +159,7 @@ def read_scene(path: Union[str, Path], camera: Optional[PinholeCamera] = None,
                           T_world_cam=read_pose_file(pose_path), camera=camera, scene=name,
                           sequence=seq_dir.name, split=split_of.get(number, ''),
                           depth_path=depth_path if depth_path.is_file() else None,
-                          depth_scale=0.001, depth_invalid=65535)
+                          depth_scale=0.001, depth_invalid=65535, source=str(pose_path))
             if check_images:
                 check_image_size(frame)
             frames.append(frame)
