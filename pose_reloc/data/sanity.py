@@ -11,8 +11,9 @@ The test is robust (it does not let the outliers set their own threshold): the s
 scene is the median distance of its camera centres from their coordinate-wise median (a
 multivariate median absolute deviation); a row whose centre is more than
 :data:`OUTLIER_FACTOR` times that spread away from the median is an outlier. Legitimate
-layouts stay far below the factor (a uniform path reaches ~2x; a dense cluster with sparse
-frames elsewhere only when those lie a hundred cluster radii away). Scenes with fewer than :data:`MIN_FRAMES` frames are not tested.
+layouts stay below the factor (a uniform path reaches ~2x; a dense cluster with sparse frames
+elsewhere is flagged only when those lie a hundred cluster radii away). Scenes with fewer
+than :data:`MIN_FRAMES` frames are not tested.
 """
 
 import logging
