@@ -18,6 +18,19 @@ dropped and counted. A pose that is not finite, has a non-finite covariance, or 
 confidence is below ``min_confidence`` is never published; the reason is logged (throttled)
 and reported in the diagnostics.
 
+Transforms: in ``tf_mode`` ``map_to_odom`` the node waits, as AMCL and tf2's message filter
+do, for ``odom -> base`` to cover the image stamp (cameras lag odometry by tens of ms), up to
+``transform_timeout`` seconds after the frame arrived; the wait happens in the worker thread,
+so image callbacks never block and the latency stays bounded; timeouts are counted in
+``/diagnostics``.
+
+Refusals (each logged and counted): an image whose decoded size exceeds ``max_image_pixels``
+(read from the compressed header, before decoding), an image far smaller than the training
+images (``min_image_scale``), and at start-up a bundle that cannot give a covariance
+(``node_guards.require_covariance``). ``/diagnostics`` degrades to WARN and then ERROR by the
+recent failure rate (``failure_warn_rate``, ``failure_error_rate`` over ``failure_window``
+frames).
+
 Which pose is published: the camera's (``tf_mode`` ``map_to_camera`` or ``none``) or the
 base's (``map_to_base``, ``map_to_odom``, like AMCL's robot pose), with the covariance moved
 through the mounting's lever arm.
@@ -56,11 +69,13 @@ from rclpy.time import Time
 
 from pose_reloc.geometry.se3 import invert, T_from_pos_quat
 from pose_reloc.ros.amcl_handoff import AmclHandoff
-from pose_reloc.ros.conversions import (any_image_to_rgb, camera_info_to_camera, msg_to_T,
-                                        stamp_to_ns, T_to_pose_stamped,
-                                        T_to_pose_with_covariance_stamped,
+from pose_reloc.ros.conversions import (camera_info_to_camera, msg_to_T, stamp_to_ns,
+                                        T_to_pose_stamped, T_to_pose_with_covariance_stamped,
                                         T_to_transform_stamped)
 from pose_reloc.ros.handoff import Fix, HandoffConfig
+from pose_reloc.ros.image_decode import any_image_to_rgb
+from pose_reloc.ros.node_guards import (FailureRate, image_size_refusal, require_covariance,
+                                        trained_size, wait_for_transform)
 from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
 
 TF_MODES = ('map_to_camera', 'map_to_base', 'map_to_odom', 'none')
@@ -240,13 +255,18 @@ class RelocNode(LifecycleNode):
                                  '(-p bundle:=/path/to/bundle)')
             localizer = load_localizer(p['bundle'], device=p['device'],
                                        **self._localizer_options(p))
+        require_covariance(localizer, p['bundle'])
         self.localizer = localizer
+        self._trained_size = trained_size(localizer)
+        self._failure_rate = FailureRate(p['failure_window'], p['failure_warn_rate'],
+                                         p['failure_error_rate'])
         self._throttle = _Throttle(p['log_throttle_s'])
         self._camera = None
         self._camera_key = None
         self._camera_warned = False
         self._stats = {'received': 0, 'processed': 0, 'published': 0, 'dropped': 0,
                        'failures': 0, 'bad_images': 0, 'last_failure': '',
+                       'transform_timeouts': 0, 'refused_images': 0,
                        'confidence': float('nan'), 'latency_ms': float('nan'),
                        'age_ms': float('nan'), 'scene': '', 'last_image_time': None}
         self._window = {'received': 0, 'processed': 0, 't': time.monotonic()}
@@ -374,6 +394,25 @@ class RelocNode(LifecycleNode):
         self.declare_parameter('transform_tolerance', 0.1, desc(
             'Seconds added to the TF stamp (AMCL: lets the transform be used a bit longer).',
             d, fp_range=(0.0, 10.0)))
+        self.declare_parameter('transform_timeout', 0.2, desc(
+            'Seconds after an image arrives to wait for the TF that covers its stamp '
+            '(odom -> base in map_to_odom, as tf2 message filters do); 0: no wait.', d,
+            fp_range=(0.0, 10.0)))
+        self.declare_parameter('max_image_pixels', 25_000_000, desc(
+            'Largest decoded image (width * height); compressed images are checked by their '
+            'header before decoding.', ParameterType.PARAMETER_INTEGER))
+        self.declare_parameter('min_image_scale', 0.25, desc(
+            'Images narrower or lower than this fraction of the training images are refused '
+            '(0: off).', d, fp_range=(0.0, 1.0)))
+        self.declare_parameter('failure_window', 20, desc(
+            'Recent frames over which the failure rate for /diagnostics is measured.',
+            ParameterType.PARAMETER_INTEGER, read_only=True))
+        self.declare_parameter('failure_warn_rate', 0.5, desc(
+            'Failure rate from which /diagnostics is WARN.', d, fp_range=(0.0, 1.0),
+            read_only=True))
+        self.declare_parameter('failure_error_rate', 0.9, desc(
+            'Failure rate from which /diagnostics is ERROR (after 5 frames).', d,
+            fp_range=(0.0, 1.0), read_only=True))
         self.declare_parameter('min_confidence', 0.0, desc(
             'Poses with a lower confidence (in [0, 1]) are not published; >= 0, and above 1 '
             'no pose is published (a dry run: the node still localizes and reports in '
@@ -469,7 +508,9 @@ class RelocNode(LifecycleNode):
                  'base_frame', 'odom_frame', 'tf_mode', 'camera_mount', 'use_tf_mount',
                  'transform_tolerance', 'min_confidence', 'use_camera_info', 'scene',
                  'mc_samples', 'publish_inliers', 'path_length', 'diagnostics_period',
-                 'no_image_timeout', 'log_throttle_s')
+                 'no_image_timeout', 'log_throttle_s', 'transform_timeout',
+                 'max_image_pixels', 'min_image_scale', 'failure_window', 'failure_warn_rate',
+                 'failure_error_rate')
         names += ('autostart', 'relocalize_frames', 'relocalize_timeout',
                   'relocalize_max_translation', 'relocalize_max_rotation', 'initial_pose_topic',
                   'set_initial_pose_service', 'auto_relocalize', 'amcl_pose_topic',
@@ -489,6 +530,8 @@ class RelocNode(LifecycleNode):
             return 'map_frame must not be empty'
         if name == 'min_confidence' and not (math.isfinite(value) and value >= 0.0):
             return f'min_confidence must be a finite number >= 0, got {value}'
+        if name in ('max_image_pixels', 'failure_window') and value < 1:
+            return f'{name} must be >= 1, got {value}'
         if name == 'path_length' and value < 0:
             return f'path_length must be >= 0, got {value}'
         if name == 'mc_samples' and not (value == -1 or value >= 2):
@@ -661,6 +704,7 @@ class RelocNode(LifecycleNode):
         with self._lock:
             self._stats['failures'] += 1
             self._stats['last_failure'] = text
+            self._failure_rate.add(False)
         self._log(level, reason, text)
 
     def _log(self, level: str, key: str, text: str) -> None:
@@ -681,14 +725,21 @@ class RelocNode(LifecycleNode):
         with self._lock:
             self._stats['processed'] += 1
             self._window['processed'] += 1
+        p = self._p
         try:
-            image = any_image_to_rgb(msg)
+            image = any_image_to_rgb(msg, max_pixels=p['max_image_pixels'])
         except ValueError as exc:
             with self._lock:
                 self._stats['bad_images'] += 1
             self._fail(f'bad image: {exc}', stamp_ns, 'error')
             return
-        p = self._p
+        refusal = image_size_refusal(image.shape[1], image.shape[0], self._trained_size,
+                                     p['min_image_scale'])
+        if refusal is not None:
+            with self._lock:
+                self._stats['refused_images'] += 1
+            self._fail(f'refused image: {refusal}', stamp_ns, 'error')
+            return
         camera = self._camera if p['use_camera_info'] else None
         size = (image.shape[1], image.shape[0])
         if camera is not None and (camera.width, camera.height) != size:
@@ -723,7 +774,8 @@ class RelocNode(LifecycleNode):
                                                   @ T_cam_base[:3, 3])
             transform = (T_pose, p['base_frame'])
             if mode == 'map_to_odom':
-                T_odom_base = self._lookup(p['odom_frame'], p['base_frame'], stamp_ns)
+                T_odom_base = self._lookup(p['odom_frame'], p['base_frame'], stamp_ns,
+                                           deadline=received + p['transform_timeout'])
                 if T_odom_base is None:
                     return
                 transform = (T_pose @ invert(T_odom_base), p['odom_frame'])
@@ -754,6 +806,7 @@ class RelocNode(LifecycleNode):
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
             self._stats['published'] += 1
+            self._failure_rate.add(True)
             self._stats['confidence'] = float(estimate.confidence)
             self._stats['latency_ms'] = latency
             self._stats['age_ms'] = (now_ns - stamp_ns) / 1e6
@@ -788,20 +841,30 @@ class RelocNode(LifecycleNode):
                 return T_cam_base
         return p['mount_T_cam_base']
 
-    def _lookup(self, parent: str, child: str, stamp_ns: int,
-                quiet: bool = False) -> Optional[np.ndarray]:
-        """Return T_parent_child at the image time from tf2 or the own buffer, else None."""
-        try:
+    def _lookup(self, parent: str, child: str, stamp_ns: int, quiet: bool = False,
+                deadline: Optional[float] = None) -> Optional[np.ndarray]:
+        """Return T_parent_child at the image time from tf2 or the own buffer, else None.
+
+        With a ``deadline`` (monotonic s) the lookup is retried until the transform covers
+        the stamp or the deadline passes (a timeout is counted in the diagnostics).
+        """
+        def lookup():
             if self._tf2_buffer is not None:
                 tr = self._tf2_buffer.lookup_transform(parent, child, Time(nanoseconds=stamp_ns))
                 return msg_to_T(tr, f'{parent} -> {child}')
             if self._own_tf is not None:
                 return self._own_tf.lookup(parent, child, stamp_ns)
-            reason = 'no TF input (tf2_ros / tf2_msgs not importable)'
-        except (TransformError, ValueError) as exc:
-            reason = str(exc)
-        except Exception as exc:  # tf2_ros raises its own exception family
-            reason = f'{type(exc).__name__}: {exc}'
+            raise TransformError('no TF input (tf2_ros / tf2_msgs not importable)')
+
+        if self._tf2_buffer is None and self._own_tf is None:
+            deadline = None  # nothing can arrive: do not wait
+        T, reason, timed_out = wait_for_transform(lookup, deadline or 0.0)
+        if T is not None:
+            return T
+        if timed_out:
+            with self._lock:
+                self._stats['transform_timeouts'] += 1
+            reason += f' (waited {self._p["transform_timeout"]:.3f} s: transform_timeout)'
         if not quiet:
             self._fail(f'no pose: no transform {parent} -> {child}', stamp_ns, detail=reason)
         return None
@@ -818,6 +881,8 @@ class RelocNode(LifecycleNode):
             self._window = {'received': 0, 'processed': 0, 't': now}
             stats = dict(self._stats)
             latencies, self._latencies = self._latencies, []
+            level, message = self._failure_rate.level()
+            failure_rate = self._failure_rate.rate
         last = stats['last_image_time']
         silent = (now - (last if last is not None else self._start_time))
         status = DiagnosticStatus()
@@ -829,14 +894,20 @@ class RelocNode(LifecycleNode):
             status.message = f'no images for {silent:.1f} s'
             self._log('warning', 'no images', f'no images received on '
                       f'{self._image_topic_name(p)} for {silent:.0f} s')
-        elif stats['published'] == 0 and stats['failures']:
-            status.level, status.message = DiagnosticStatus.WARN, 'no pose yet'
+        else:
+            status.level = (DiagnosticStatus.OK, DiagnosticStatus.WARN,
+                            DiagnosticStatus.ERROR)[level]
+            status.message = message if not stats['last_failure'] or level == 0 else (
+                f'{message}; last: {stats["last_failure"]}')
         mean_latency = float(np.mean(latencies)) if latencies else stats['latency_ms']
         values = {'input_rate_hz': input_hz, 'processing_rate_hz': processing_hz,
                   'latency_ms': mean_latency, 'image_age_ms': stats['age_ms'],
                   'frames_received': stats['received'], 'frames_processed': stats['processed'],
                   'poses_published': stats['published'], 'dropped_frames': stats['dropped'],
                   'bad_images': stats['bad_images'], 'failures': stats['failures'],
+                  'refused_images': stats['refused_images'],
+                  'transform_timeouts': stats['transform_timeouts'],
+                  'failure_rate': failure_rate,
                   'confidence': stats['confidence'], 'last_failure': stats['last_failure'],
                   'method': getattr(self.localizer, 'method', ''), 'scene': stats['scene'],
                   'tf_mode': p['tf_mode']}
