@@ -65,7 +65,7 @@ def test_round_trip_builders(rgb):
 
 
 @pytest.mark.parametrize('mutate, reason', [
-    (lambda m: setattr(m, 'encoding', 'yuv422'), 'unknown image encoding'),
+    (lambda m: setattr(m, 'encoding', 'yuv420'), 'unknown image encoding'),
     (lambda m: setattr(m, 'height', 0), 'zero size'),
     (lambda m: setattr(m, 'data', bytes(m.data)[:-5]), 'truncated data'),
     (lambda m: setattr(m, 'step', m.step - 1), 'wrong step'),
