@@ -274,8 +274,9 @@ def compressed_size(data) -> Tuple[int, int]:
     except PILImage.DecompressionBombError as exc:
         raise ImageDecodeError('data', f'decompression bomb: {exc}') from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-        raise ImageDecodeError('data', f'cannot read the image header ({raw.size} bytes): '
-                               f'{type(exc).__name__}: {exc}') from None
+        raise ImageDecodeError('data', f'cannot decode compressed image ({raw.size} bytes): '
+                               f'unreadable header ({type(exc).__name__}: {exc}); '
+                               'truncated data or not jpeg/png') from None
 
 
 def compressed_to_rgb(msg, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
