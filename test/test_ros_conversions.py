@@ -131,8 +131,12 @@ def test_camera_info_round_trip_keeps_distortion():
     back = conv.camera_info_to_camera(conv.camera_to_camera_info(cam, 3, 'cam'))
     assert back == cam
     info = conv.camera_to_camera_info(cam)
-    info.k = [0.0] * 9
-    with pytest.raises(ValueError, match='K'):
+    info.k = [0.0] * 9  # K unusable: P's rectified camera, without distortion
+    from_p = conv.camera_info_to_camera(info)
+    assert (from_p.fx, from_p.fy, from_p.cx, from_p.cy) == (50.0, 51.0, 31.5, 23.5)
+    assert from_p.distortion_model == 'none'
+    info.p = [0.0] * 12
+    with pytest.raises(ValueError, match='not calibrated'):
         conv.camera_info_to_camera(info)
 
 
