@@ -157,7 +157,7 @@ def test_compressed_refusals_are_named():
 
 
 def _png_header_only(width, height):
-    """A PNG whose IHDR claims ``width`` x ``height`` (grey, 8 bit) with a tiny IDAT."""
+    """Return a PNG whose IHDR claims ``width`` x ``height`` (grey, 8 bit) with a tiny IDAT."""
     def chunk(kind, body):
         return (struct.pack('>I', len(body)) + kind + body
                 + struct.pack('>I', zlib.crc32(kind + body) & 0xffffffff))
@@ -185,12 +185,12 @@ def test_decoded_size_is_capped_by_the_header_before_decoding(monkeypatch):
 
 
 def _info(**fields):
-    base = dict(width=640, height=480, distortion_model='plumb_bob', d=[0.0] * 5,
-                k=[500.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0],
-                r=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
-                p=[450.0, 0.0, 300.0, 0.0, 0.0, 460.0, 230.0, 0.0, 0.0, 0.0, 1.0, 0.0],
-                binning_x=0, binning_y=0,
-                roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0))
+    base = {'width': 640, 'height': 480, 'distortion_model': 'plumb_bob', 'd': [0.0] * 5,
+            'k': [500.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0],
+            'r': [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
+            'p': [450.0, 0.0, 300.0, 0.0, 0.0, 460.0, 230.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            'binning_x': 0, 'binning_y': 0,
+            'roi': SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0)}
     base.update(fields)
     return SimpleNamespace(**base)
 

@@ -210,8 +210,8 @@ def test_ros1_bag_is_extracted_and_refused_by_replay_with_the_remedy(tmp_path, c
 @pytest.mark.parametrize('encoding', ['32FC1', 'nv12', 'bayer_xyz8'])
 def test_unsupported_encoding_is_named_not_blamed_on_ground_truth(tmp_path, encoding):
     b = _BagBuilder(ros1=False)
-    pixels = np.zeros((4, 8, 4), np.uint8) if encoding == '32FC1' else np.zeros((4, 8),
-                                                                                  np.uint8)
+    shape = (4, 8, 4) if encoding == '32FC1' else (4, 8)
+    pixels = np.zeros(shape, np.uint8)
     bag = b.write(tmp_path / 'bag', [(T0 + i * 10**8, b.image(T0 + i * 10**8, pixels,
                                                               encoding)) for i in range(2)])
     with pytest.raises(ValueError) as info:
