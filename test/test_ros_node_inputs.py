@@ -26,7 +26,7 @@ from pose_reloc.geometry.se3 import invert, T_from_pos_quat
 from pose_reloc.ros.conversions import (msg_to_T, rgb_to_image, stamp_to_ns,
                                         T_to_transform_stamped)
 from pose_reloc.ros.launcher import child_env
-from pose_reloc.ros.node_guards import ERROR, FailureRate, OK, WARN, wait_for_transform
+from pose_reloc.ros.node_guards import ERROR, FailureRate, OK, wait_for_transform, WARN
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import _tf_message_type, POSE_QOS, TF_QOS
 
