@@ -633,7 +633,10 @@ class RelocNode(LifecycleNode):
     # ------------------------------------------------------------------ callbacks
     def _on_camera_info(self, msg) -> None:
         # drivers repeat the same camera_info with every image: derive the camera once
-        key = (msg.width, msg.height, msg.distortion_model, tuple(msg.k), tuple(msg.d))
+        roi = msg.roi
+        key = (msg.width, msg.height, msg.distortion_model, tuple(msg.k), tuple(msg.d),
+               tuple(msg.p), msg.binning_x, msg.binning_y,
+               (roi.x_offset, roi.y_offset, roi.width, roi.height))
         if key == self._camera_key:
             return
         try:
