@@ -264,3 +264,42 @@ def test_bundle_without_covariance_is_refused_at_start_up(context):
         _node(context, _Localizer(mc_samples=0, config={'uncertainty': {'mc_samples': 0}}))
     node = _node(context, _Localizer(mc_samples=4, config={'uncertainty': {'mc_samples': 4}}))
     node.destroy_node()
+
+
+@pytest.mark.skipif(TF_TYPE is None, reason='tf2_msgs is not importable')
+def test_map_to_base_waits_for_a_moving_camera_mount(context):
+    """A mounting TF knows but not yet at the image stamp is waited for, then composed."""
+    import threading
+    node = _node(context, _Localizer(), tf_mode='map_to_base', transform_timeout=0.5)
+    node._tf_pub = None
+
+    def feed(stamp_ns, x):
+        tr = T_to_transform_stamped(T_from_pos_quat(np.array([x, 0.0, 0.5]),
+                                                    np.array([0.0, 0, 0, 1.0])),
+                                    stamp_ns, 'base_link', 'cam_optical')
+        if node._tf2_buffer is not None:
+            node._tf2_buffer.set_transform(tr, 'test')
+        else:
+            node._on_tf(TF_TYPE(transforms=[tr]), False)
+    poses = []
+    node._pose_pub.publish = poses.append
+    try:
+        feed(10_000_000_000, 0.0)
+        feed(10_050_000_000, 0.05)
+        worker = threading.Thread(target=node._process,
+                                  args=(_image(0, 10_080_000_000), time.monotonic()))
+        worker.start()
+        time.sleep(0.05)
+        assert worker.is_alive() and not poses  # waiting for the mount at 10.08 s
+        feed(10_100_000_000, 0.10)
+        worker.join(timeout=2.0)
+        assert len(poses) == 1
+        # the double's camera pose is the identity: the base is the inverse mount at 10.08 s
+        np.testing.assert_allclose(msg_to_T(poses[0])[:3, 3], [-0.08, 0.0, -0.5], atol=1e-9)
+        started = time.monotonic()
+        node._process(_image(0, 10_300_000_000), started)  # no mount will cover it
+        assert 0.45 <= time.monotonic() - started < 2.0 and len(poses) == 1
+        assert node.stats['transform_timeouts'] == 1
+        assert 'no transform cam_optical -> base_link' in node.stats['last_failure']
+    finally:
+        node.destroy_node()

@@ -769,7 +769,7 @@ class RelocNode(LifecycleNode):
         T_pose, transform = T_map_cam, (T_map_cam, camera_frame)
         camera_covariance, T_odom_base = covariance, None
         if mode in ('map_to_base', 'map_to_odom'):
-            T_cam_base = self._mounting(p, camera_frame, stamp_ns)
+            T_cam_base = self._mounting(p, camera_frame, stamp_ns, received)
             if T_cam_base is None:
                 return
             T_pose = T_map_cam @ T_cam_base
@@ -836,13 +836,32 @@ class RelocNode(LifecycleNode):
         return Fix(stamp_ns=stamp_ns, T_map_base=base[0], covariance=base[1],
                    T_odom_base=T_odom_base)
 
-    def _mounting(self, p: dict, camera_frame: str, stamp_ns: int) -> Optional[np.ndarray]:
-        """Return T_cam_base from TF (if allowed and known) or the camera_mount parameter."""
+    def _mounting(self, p: dict, camera_frame: str, stamp_ns: int,
+                  received: Optional[float] = None) -> Optional[np.ndarray]:
+        """Return T_cam_base from TF (if allowed and known) or the camera_mount parameter.
+
+        With ``received`` (the frame's arrival, monotonic s), a mounting that TF knows but not
+        yet at the image stamp (a moving camera) is waited for like odometry
+        (``transform_timeout``); None when it does not come in time. Without it (the hand-off's
+        fix) there is no wait.
+        """
         if p['use_tf_mount'] and (self._tf2_buffer is not None or self._own_tf is not None):
             T_cam_base = self._lookup(camera_frame, p['base_frame'], stamp_ns, quiet=True)
             if T_cam_base is not None:
                 return T_cam_base
+            if received is not None and self._tf_connects(camera_frame, p['base_frame']):
+                return self._lookup(camera_frame, p['base_frame'], stamp_ns,
+                                    deadline=received + p['transform_timeout'])
         return p['mount_T_cam_base']
+
+    def _tf_connects(self, parent: str, child: str) -> bool:
+        """Return True when TF links the two frames at some time (the latest common one)."""
+        try:
+            if self._tf2_buffer is not None:
+                return bool(self._tf2_buffer.can_transform(parent, child, Time()))
+            return self._own_tf is not None and self._own_tf.can_transform(parent, child)
+        except Exception:  # tf2_ros raises its own exception family
+            return False
 
     def _lookup(self, parent: str, child: str, stamp_ns: int, quiet: bool = False,
                 deadline: Optional[float] = None) -> Optional[np.ndarray]:
