@@ -19,7 +19,8 @@ confidence is below ``min_confidence`` is never published; the reason is logged 
 and reported in the diagnostics.
 
 Transforms: in ``tf_mode`` ``map_to_odom`` the node waits, as AMCL and tf2's message filter
-do, for ``odom -> base`` to cover the image stamp (cameras lag odometry by tens of ms), up to
+do, for ``odom -> base`` (and in ``map_to_base`` too, for a moving camera mount that TF
+knows) to cover the image stamp (cameras lag odometry by tens of ms), up to
 ``transform_timeout`` seconds after the frame arrived; the wait happens in the worker thread,
 so image callbacks never block and the latency stays bounded; timeouts are counted in
 ``/diagnostics``.
