@@ -126,7 +126,8 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
 
     Returns:
         Report dict: ``published`` ({topic: count}), ``skipped_topics`` ({topic: reason}),
-        ``wall_time_s``, ``bag_duration_s``, ``rate``.
+        ``wall_time_s``, ``bag_duration_s``, ``rate``, ``bag_notes`` (how the bag was read,
+        e.g. a newer metadata version).
 
     Raises:
         FileNotFoundError: the bag is missing.
@@ -200,6 +201,7 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
                     log.append([m.topic, _header_stamp_ns(m.raw), time.time()])
             wall = time.monotonic() - started
             duration = (reader.end_ns - reader.start_ns) / 1e9
+            notes = list(reader.notes)
             _flush(publishers.values())
     finally:
         if own_node:
@@ -209,7 +211,7 @@ def replay_bag(bag, rate: float = 1.0, clock: bool = False,
         tmp.write_text(json.dumps(log))
         os.replace(tmp, publish_log)
     return {'bag': str(bag), 'published': published, 'skipped_topics': skipped,
-            'wall_time_s': wall, 'bag_duration_s': duration, 'rate': rate}
+            'wall_time_s': wall, 'bag_duration_s': duration, 'rate': rate, 'bag_notes': notes}
 
 
 def _flush(publishers, timeout_s: float = 2.0) -> None:
