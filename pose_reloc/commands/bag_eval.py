@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pose_reloc.commands.extract import add_typestore_argument
+
 HELP = 'evaluate a bundle on a bag: offline (Localizer) or live (replay -> node -> poses)'
 
 
@@ -24,7 +26,8 @@ def _param(text: str):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``bag-eval`` options to ``parser``."""
     parser.add_argument('bundle', type=Path, help='model bundle directory')
-    parser.add_argument('bag', type=Path, help='rosbag2 directory, .mcap or .db3')
+    parser.add_argument('bag', type=Path,
+                        help='rosbag2 directory, .mcap or .db3 (offline: also a ROS 1 .bag)')
     parser.add_argument('--out', type=Path, required=True, help='report folder (new)')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--live', action='store_true',
@@ -42,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--every', type=int, default=1, help='(offline) every N-th image')
     parser.add_argument('--rate', type=float, default=1.0, help='(live) replay speed')
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    add_typestore_argument(parser)
     parser.add_argument('--param', type=_param, action='append', default=[],
                         metavar='NAME=VALUE', help='(live) extra node parameter')
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from pose_reloc.ros import bag_eval
 
     gt = {'pose_topic': args.pose_topic, 'tf_parent': args.tf_parent,
-          'tf_child': args.tf_child, 'camera': args.camera}
+          'tf_child': args.tf_child, 'camera': args.camera, 'typestore': args.typestore}
     info = args.camera_info_topic or None
     if args.live:
         params = dict(args.param)
