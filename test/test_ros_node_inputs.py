@@ -160,7 +160,8 @@ def test_wait_for_transform_returns_when_it_arrives_or_times_out():
         lambda: (_ for _ in ()).throw(LookupError('no odom')), started + 0.1)
     assert value is None and timed_out and 'no odom' in error
     assert 0.1 <= time.monotonic() - started < 0.5  # bounded
-    assert wait_for_transform(lambda: 1 / 0, 0.0)[2] is False  # no deadline: one try
+    assert wait_for_transform(lambda: 1 / 0, None)[2] is False  # no deadline: one try
+    assert wait_for_transform(lambda: 1 / 0, 0.0)[2] is True  # a deadline already past
 
 
 def test_failure_rate_levels():

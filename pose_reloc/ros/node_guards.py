@@ -19,30 +19,31 @@ from typing import Callable, Optional, Tuple
 OK, WARN, ERROR = 0, 1, 2
 
 
-def wait_for_transform(lookup: Callable[[], object], deadline: float,
+def wait_for_transform(lookup: Callable[[], object], deadline: Optional[float],
                        poll_s: float = 0.005) -> Tuple[Optional[object], str, bool]:
     """Call ``lookup`` until it succeeds or the monotonic ``deadline`` passes.
 
     Args:
         lookup: returns the transform or raises (any exception means "not yet").
-        deadline: ``time.monotonic()`` value after which to give up.
+        deadline: ``time.monotonic()`` value after which to give up (already past: one
+            try); None: one try, and a failure is not a timeout.
         poll_s: seconds between two tries.
 
     Returns:
         ``(transform or None, the last error text, timed_out)``; ``timed_out`` is True when
-        at least one retry was made and the deadline passed without a transform.
+        a deadline was given and passed without a transform.
 
     """
-    tries = 0
     while True:
-        tries += 1
         try:
             return lookup(), '', False
         except Exception as exc:  # tf2_ros and TfBuffer raise their own families
             error = f'{type(exc).__name__}: {exc}'
+        if deadline is None:
+            return None, error, False
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return None, error, tries > 1
+            return None, error, True
         time.sleep(min(poll_s, remaining))
 
 

@@ -397,7 +397,8 @@ class RelocNode(LifecycleNode):
             d, fp_range=(0.0, 10.0)))
         self.declare_parameter('transform_timeout', 0.2, desc(
             'Seconds after an image arrives to wait for the TF that covers its stamp '
-            '(odom -> base in map_to_odom, as tf2 message filters do); 0: no wait.', d,
+            '(odom -> base in map_to_odom, a moving camera mount, as tf2 message filters '
+            'do); 0: no wait.', d,
             fp_range=(0.0, 10.0)))
         self.declare_parameter('max_image_pixels', 25_000_000, desc(
             'Largest decoded image (width * height); compressed images are checked by their '
@@ -881,7 +882,7 @@ class RelocNode(LifecycleNode):
 
         if self._tf2_buffer is None and self._own_tf is None:
             deadline = None  # nothing can arrive: do not wait
-        T, reason, timed_out = wait_for_transform(lookup, deadline or 0.0)
+        T, reason, timed_out = wait_for_transform(lookup, deadline)
         if T is not None:
             return T
         if timed_out:
