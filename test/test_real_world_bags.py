@@ -262,3 +262,19 @@ def test_images_are_saved_losslessly_in_rgb(tmp_path):
     first = sorted((tmp_path / 'out' / 'rgb').glob('*.png'))[0]
     bgr = cv2.imread(str(first))
     assert report['frames_written'] == 4 and bgr[4, 3, 2] > 240 and bgr[4, 3, 0] < 15
+
+
+def test_a_type_neither_in_the_bag_nor_the_store_is_named_in_one_line(tmp_path):
+    import sqlite3
+    bag = tmp_path / 'custom'
+    shutil.copytree(CASES / 'humble_bag' / 'humble_db3', bag)
+    meta = bag / 'metadata.yaml'
+    meta.write_text(meta.read_text().replace('geometry_msgs/msg/PoseStamped',
+                                             'acme_msgs/msg/Pose'))
+    with sqlite3.connect(bag / 'input_bag_0.db3') as db:
+        db.execute("update topics set type='acme_msgs/msg/Pose' where name='/gt'")
+    with pytest.raises(BagError) as info, BagReader(bag) as reader:
+        list(reader.messages(['/gt']))
+    text = str(info.value)
+    assert '/gt [acme_msgs/msg/Pose] message #0' in text and '--typestore' in text
+    assert '\n' not in text

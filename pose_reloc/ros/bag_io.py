@@ -321,11 +321,18 @@ class BagReader:
                 try:
                     msg = self._reader.deserialize(raw, conn.msgtype)
                 except Exception as exc:  # rosbags' AnyReaderError, KeyError, TypesysError
+                    known = conn.msgtype in self._reader.typestore.fielddefs
+                    remedy = ('name the ROS distribution that recorded the bag with '
+                              '--typestore' if known else
+                              f'{conn.msgtype} is neither defined in the bag nor a standard '
+                              f'type of {self.store.value}: name the recording distribution '
+                              'with --typestore, or re-record (Iron and newer store message '
+                              'definitions)')
                     raise BagError(
                         f'bag {self.path}: cannot decode {conn.topic} [{conn.msgtype}] message '
                         f'#{n} (log time {int(log_ns) / 1e9:.9f} s) with the '
-                        f'{self.store.value} types: {type(exc).__name__}: {exc}; name the '
-                        'ROS distribution that recorded the bag with --typestore') from None
+                        f'{self.store.value} types: {type(exc).__name__}: {exc}; {remedy}'
+                    ) from None
             yield BagMessage(conn.topic, conn.msgtype, int(log_ns), bytes(raw), msg)
 
 
