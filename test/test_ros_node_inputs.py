@@ -236,6 +236,7 @@ def test_refusals_and_diagnostics_levels_in_process(context, monkeypatch):
                                data=_png_claiming(12000, 12000))
         node._process(bomb, time.monotonic())
         assert node.stats['bad_images'] == 1 and '12000x12000' in node.stats['last_failure']
+        assert node.stats['last_failure'].startswith('bad image on /image: data: ')
         monkeypatch.undo()
 
         node._process(_image(10, 2, size=(1, 1)), time.monotonic())

@@ -736,7 +736,7 @@ class RelocNode(LifecycleNode):
         except ValueError as exc:
             with self._lock:
                 self._stats['bad_images'] += 1
-            self._fail(f'bad image: {exc}', stamp_ns, 'error')
+            self._fail(f'bad image on {self._image_topic_name(p)}: {exc}', stamp_ns, 'error')
             return
         refusal = image_size_refusal(image.shape[1], image.shape[0], self._trained_size,
                                      p['min_image_scale'])
