@@ -43,7 +43,8 @@ _LOG = logging.getLogger(__name__)
 #: ``--typestore`` names: ``auto`` (from the bag) or a rosbags store (``ros2_humble``, ...).
 TYPESTORE_NAMES = ('auto',) + tuple(s.value for s in Stores if s is not Stores.EMPTY)
 
-#: newest rosbag2 metadata version the installed rosbags reads.
+#: the rosbag2 metadata version a newer bag is presented as when rosbags refuses its version
+#: (the newest that rosbags 0.10 and 0.11 read).
 ROSBAG2_MAX_VERSION = 9
 
 
@@ -191,10 +192,12 @@ class BagReader:
     def __enter__(self) -> 'BagReader':
         """Open the bag (see the class docstring); raise :class:`BagError` with the remedy."""
         try:
-            if self.version > ROSBAG2_MAX_VERSION:
-                self._reader = self._open_newer()
-            else:
+            try:
                 self._reader = self._open_reader(self.path)
+            except Exception as exc:
+                if self.version <= ROSBAG2_MAX_VERSION or 'version' not in str(exc).lower():
+                    raise
+                self._reader = self._open_newer(exc)
         except BagError:
             raise
         except Exception as exc:  # rosbags' reader errors: one line with the remedy
@@ -203,7 +206,8 @@ class BagReader:
         self._add_standard_types()
         return self
 
-    def _open_newer(self) -> AnyReader:
+    def _open_newer(self, refusal: Exception) -> AnyReader:
+        """Open a bag whose metadata version rosbags refused through a compatibility view."""
         from importlib.metadata import version
         installed = version('rosbags')
         self._view = _compat_view(self.path, self.metadata)
@@ -214,12 +218,12 @@ class BagReader:
             self._view = None
             raise BagError(
                 f'bag {self.path}: rosbag2 metadata version {self.version} is newer than '
-                f'rosbags {installed} reads (<= {ROSBAG2_MAX_VERSION}), and reading it as '
+                f'rosbags {installed} reads ({refusal}), and reading it as '
                 f'version {ROSBAG2_MAX_VERSION} failed ({type(exc).__name__}: {exc}); '
                 'upgrade rosbags (pip install -U rosbags) or convert the bag with a ROS 2 '
                 "of the recording's distribution (ros2 bag convert)") from None
         note = (f'rosbag2 metadata version {self.version} is newer than rosbags {installed} '
-                f'reads (<= {ROSBAG2_MAX_VERSION}): read as version {ROSBAG2_MAX_VERSION} '
+                f'reads: read as version {ROSBAG2_MAX_VERSION} '
                 '(the storage files describe their messages); upgrade rosbags if anything '
                 'looks wrong')
         self.notes.append(note)
