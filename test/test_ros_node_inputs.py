@@ -305,3 +305,35 @@ def test_map_to_base_waits_for_a_moving_camera_mount(context):
         assert 'no transform cam_optical -> base_link' in node.stats['last_failure']
     finally:
         node.destroy_node()
+
+
+def test_node_decodes_the_real_world_cases_like_the_bag_tools(context):
+    """The node's decoder is the bag tools': compressed rgb8/bgr8 order and yuv422_yuy2."""
+    from pathlib import Path
+    from pose_reloc.ros.bag_io import BagReader
+    seen = []
+
+    class Recording(_Localizer):
+
+        def localize(self, image, camera=None, scene=None):
+            seen.append(image.copy())
+            return super().localize(image, camera, scene)
+
+    cases = Path(__file__).resolve().parent / 'data' / 'cases'
+    node = _node(context, Recording(), min_image_scale=0.0)
+    try:
+        with BagReader(cases / 'compressed_rgb_order') as bag:
+            for m in bag.messages(['/cam/image/compressed']):
+                node._process(m.msg, time.monotonic())
+        assert len(seen) == 4
+        for image in seen:
+            assert np.abs(image[4, 3].astype(int) - (255, 0, 0)).max() < 12
+            assert np.abs(image[4, 12].astype(int) - (0, 0, 255)).max() < 12
+        seen.clear()
+        with BagReader(cases / 'yuv422_images') as bag:
+            for m in bag.messages(['/cam/image']):
+                node._process(m.msg, time.monotonic())
+        assert len(seen) == 3 and all(np.all(np.abs(im.astype(int) - 130) <= 1) for im in seen)
+        assert node.stats['published'] == 7
+    finally:
+        node.destroy_node()
