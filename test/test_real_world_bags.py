@@ -62,7 +62,7 @@ def test_humble_bag_without_definitions_is_read_with_the_humble_types(tmp_path, 
 def test_typestore_follows_the_metadata():
     assert default_store({'version': 4}) == Stores.ROS2_FOXY
     assert default_store({'version': 5}) == Stores.ROS2_HUMBLE
-    assert default_store({'version': 9, 'ros_distro': 'kilted'}) == Stores.ROS2_KILTED
+    assert default_store({'version': 9, 'ros_distro': 'humble'}) == Stores.ROS2_HUMBLE
     assert default_store({'version': 8}) == Stores.ROS2_JAZZY
     assert default_store({'version': 12}) == Stores.LATEST
     assert default_store({}) == Stores.LATEST  # a bare .mcap defines its own types
