@@ -105,8 +105,9 @@ def run_multi(args, common):
                        progress=False, include_frames=False)
         res['per_scene_posenet'][name] = _summary(rep)
     scene_list = '[' + ','.join(scenes) + ']'
+    # apr refuses several scenes unless told: this run is the naive baseline on purpose
     path, info = _train('apr', args.apr_preset, args.data, work / 'naive',
-                        common + [f'data.scenes={scene_list}'])
+                        common + [f'data.scenes={scene_list}', 'data.allow_multi_scene=true'])
     res['runs']['naive'] = info
     res['naive_posenet'] = _summary(evaluate(path, args.data, scenes=scenes,
                                              max_frames=args.max_frames, progress=False,

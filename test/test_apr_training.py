@@ -267,3 +267,21 @@ def test_cli_train_init_new_scene_and_eval(mspn_bundle, planes, tmp_path):
     assert report['covariance']['frames'] == 8
     assert 0.0 <= report['covariance']['within_2sigma_translation'] <= 1.0
     assert os.path.isdir(out)
+
+
+def test_apr_refuses_several_scenes_and_names_the_way_out(planes, tmp_path, capsys):
+    args = ['train', '--method', 'apr', '--config', 'posenet-cpu', '--data', str(planes),
+            '--out', str(tmp_path / 'naive'), '--device', 'cpu']
+    for item in TINY + ['optim.epochs=1']:
+        args += ['--set', item]
+    assert cli_main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err
+    assert "['blue', 'dark']" in err and '--set data.scenes=[blue]' in err
+    assert '--method mspn' in err
+    assert not (tmp_path / 'naive').exists()
+    # the way out: one scene, or the naive baseline asked for by name
+    cfg = load_preset('posenet-cpu', TINY + ['optim.epochs=1', 'data.allow_multi_scene=true'])
+    naive = get_trainer('apr')(cfg, planes, tmp_path / 'naive')
+    config, _ = read_bundle(naive)
+    assert [s['name'] for s in config['scenes']] == ['blue+dark']

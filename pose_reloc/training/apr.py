@@ -33,7 +33,8 @@ from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
-from pose_reloc.training.config import register_model_config, TrainConfig
+from pose_reloc.training.config import register_model_config, require_one_scene, \
+    TrainConfig
 from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything, \
     work_dir_for
 from pose_reloc.training.registry import register_trainer
@@ -324,7 +325,8 @@ def select_scenes(data_root: Path, wanted: Sequence[str]) -> List[Scene]:
 
 def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
                  known_norms: Optional[Dict[str, SceneNorm]] = None,
-                 scene_order: Optional[Sequence[str]] = None) -> PreparedData:
+                 scene_order: Optional[Sequence[str]] = None,
+                 single_scene: str = '') -> PreparedData:
     """Build the training and validation datasets of ``cfg`` from ``data_root``.
 
     Args:
@@ -334,11 +336,16 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
         known_norms: reuse these normalizations for scenes already in an init bundle.
         scene_order: scene index order (default: dataset order); scenes listed here but
             absent from the data keep their index (for fine-tuning a multi-scene bundle).
+        single_scene: name of a single-scene method: several scenes are refused (before
+            any image is decoded) unless ``data.allow_multi_scene`` is set.
 
     Raises:
-        ValueError: if a scene has no training frames.
+        ValueError: if a scene has no training frames, or several scenes reach a
+            single-scene method.
     """
     scenes = select_scenes(data_root, cfg.data.scenes)
+    if single_scene and not cfg.data.allow_multi_scene:
+        require_one_scene(single_scene, data_root, [s.name for s in scenes])
     names = list(scene_order) if scene_order else []
     names += [s.name for s in scenes if s.name not in names]
     by_name = {s.name: s for s in scenes}
@@ -476,8 +483,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
 
     Args:
         cfg: a config whose ``model`` is an :class:`APRModelConfig`.
-        data_root: one scene (or a multi-scene root: the naive one-model-for-all
-            baseline, with one shared normalization over all training frames).
+        data_root: one scene, or a multi-scene root with ``data.scenes`` naming one.
+            Several scenes are refused unless ``data.allow_multi_scene`` is set (the naive
+            one-model-for-all baseline, one shared normalization over all frames).
         out_bundle: output bundle directory; checkpoints and ``log.csv`` go to
             ``<out_bundle>.work/``.
         resume: continue from the checkpoint.
@@ -490,7 +498,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
     pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
-    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip)
+    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip, single_scene='apr')
     if len(data.norms) > 1:
         norm = scene_norm('+'.join(data.scene_names), list(data.train.frames))
         data = _single_norm(data, norm)

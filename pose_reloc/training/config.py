@@ -92,6 +92,9 @@ class DataConfig:
         workers: DataLoader worker processes (0 = main process).
         use_depth: methods that can use depth (SCR) do when every training frame has it;
             False maps from RGB + poses alone even when depth exists.
+        allow_multi_scene: single-scene methods (``apr``) refuse data with several scenes
+            (their world frames differ); True trains one model across them anyway, the
+            naive baseline that Multi-Scene PoseNet (``mspn``) is compared with.
     """
 
     height: int = 224
@@ -111,6 +114,25 @@ class DataConfig:
     std: Tuple[float, ...] = ()
     workers: int = 0
     use_depth: bool = True
+    allow_multi_scene: bool = False
+
+
+def require_one_scene(method: str, data_root: Any, scene_names: Sequence[str]) -> None:
+    """Refuse anything but exactly one scene for a single-scene ``method``.
+
+    Raises:
+        ValueError: naming the scenes and the ways out (``--set data.scenes=[name]``,
+            ``--method mspn``).
+    """
+    names = list(scene_names)
+    if len(names) == 1:
+        return
+    if not names:
+        raise ValueError(f'{method} models one scene, but {data_root} gives none '
+                         '(check data.scenes)')
+    raise ValueError(f'{method} models one scene (one world frame), but {data_root} gives '
+                     f'{len(names)} scenes {names}: pick one with --set data.scenes=[{names[0]}], '
+                     'or train them together with --method mspn')
 
 
 @dataclass(frozen=True)

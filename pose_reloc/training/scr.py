@@ -44,7 +44,8 @@ from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.models.keypoints import FeatureConfig
 from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
     SCRNet
-from pose_reloc.training.config import register_model_config, TrainConfig
+from pose_reloc.training.config import register_model_config, require_one_scene, \
+    TrainConfig
 from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
@@ -416,9 +417,7 @@ def _select_scene(data_root: Path, cfg: TrainConfig):
     scenes = load_dataset(data_root)
     if cfg.data.scenes:
         scenes = [s for s in scenes if s.name in cfg.data.scenes]
-    if len(scenes) != 1:
-        raise ValueError(f'SCR models one scene; {data_root} gives '
-                         f'{[s.name for s in scenes]} (pick one with data.scenes=[name])')
+    require_one_scene('scr', data_root, [s.name for s in scenes])
     return scenes[0]
 
 
