@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from pose_reloc.cli import main as cli_main
+from pose_reloc.core.bundle import BundleError, read_bundle, save_bundle
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
 from pose_reloc.data.tum import read_tum_ns
@@ -24,7 +25,6 @@ from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import load_localizer
 from pose_reloc.inference.apr import APRLocalizer, build_model_from_bundle
 from pose_reloc.inference.baselines import MeanPoseLocalizer
-from pose_reloc.inference.bundle import BundleError, read_bundle, save_bundle
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.training.config import load_preset, with_overrides

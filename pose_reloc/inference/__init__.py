@@ -13,7 +13,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Union
 
-from pose_reloc.inference.bundle import BundleError, read_bundle_config
+from pose_reloc.core.bundle import BundleError, read_bundle_config
 
 #: method -> module that registers its localizer factory (imported lazily).
 DEFAULT_MODULES: Dict[str, str] = {

@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 import torch
 
+from pose_reloc.core.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.core.device import pick_device
 from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
@@ -71,7 +72,6 @@ class APRLocalizer:
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto',
                  mc_samples: Optional[int] = None, covariance_scale: float = 1.0,
                  seed: int = 0):
-        from pose_reloc.training.loop import pick_device
         self.bundle_path = Path(bundle_path)
         self.device = pick_device(device)
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))

@@ -23,12 +23,13 @@ import cv2
 import numpy as np
 import torch
 
+from pose_reloc.core.bundle import BundleError, load_state_strict, read_bundle, \
+    read_bundle_config
+from pose_reloc.core.device import pick_device
 from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
 from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle, \
-    read_bundle_config
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
@@ -64,7 +65,6 @@ class SCRLocalizer:
 
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
         """Load the bundle (see the class docstring)."""
-        from pose_reloc.training.loop import pick_device
         config, state = read_bundle(bundle_path, methods=['scr'], architectures=['SCRNet'])
         arch = config['architecture']
         self.bundle_path = Path(bundle_path)

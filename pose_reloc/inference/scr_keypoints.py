@@ -18,12 +18,12 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from pose_reloc.core.bundle import BundleError, read_bundle
 from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, read_bundle
 from pose_reloc.inference.calibration import read_calibration
-from pose_reloc.models.keypoints import FeatureConfig, SceneCoordinateMap
+from pose_reloc.models.keypoints import FeatureConfig, localize_with_map, SceneCoordinateMap
 
 #: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
 ASPECT_TOL = 0.01
@@ -118,7 +118,6 @@ class KeypointSCRLocalizer:
         Raises:
             ValueError: for a malformed image, a camera of another size or an unknown scene.
         """
-        from pose_reloc.training.scr_keypoints import localize_with_map
         t0 = time.perf_counter()
         image = np.asarray(image_rgb_hw3)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

@@ -24,19 +24,20 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from pose_reloc.core.bundle import read_bundle, save_bundle
+from pose_reloc.core.device import pick_device, seed_everything
+from pose_reloc.core.files import json_ready
+from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, load_image, Scene
 from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.rotations import matrix_to_quat
-from pose_reloc.inference.bundle import read_bundle, save_bundle
-from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
-from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything, \
-    work_dir_for
+from pose_reloc.training.loop import fit, FitResult, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -368,9 +369,7 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
         train_frames += frames
         train_ids += [idx] * len(frames)
         val = scene.split(cfg.data.val_split) if cfg.data.val_split else []
-        if cfg.data.val_frames and len(val) > cfg.data.val_frames:
-            keep = np.linspace(0, len(val) - 1, cfg.data.val_frames).round().astype(int)
-            val = [val[i] for i in keep]
+        val = evenly_spaced(val, cfg.data.val_frames)
         val_frames += val
         val_ids += [idx] * len(val)
     progress = cfg.run.progress
@@ -464,7 +463,7 @@ def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
             'epochs_completed': result.epochs_completed,
             'stopped_by_budget': result.stopped_by_budget,
             'elapsed_s': float(last.get('elapsed_s', result.elapsed_s)),
-            'final': {k: (float(v) if np.isfinite(v) else None) for k, v in last.items()},
+            'final': json_ready({k: float(v) for k, v in last.items()}),
             'learned_loss_weights': learned,
             'init_bundle': str(init_bundle) if init_bundle else None,
             'device': str(device)}
@@ -554,8 +553,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }
-    bundle = save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
 
 
 def _single_norm(data: PreparedData, norm: SceneNorm) -> PreparedData:

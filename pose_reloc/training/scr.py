@@ -28,7 +28,6 @@ log are the shared loop's (``training.loop.fit``); the result is an ``scr`` mode
 import dataclasses
 from dataclasses import dataclass
 import logging
-import math
 from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -38,6 +37,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
+from pose_reloc.core.device import pick_device, seed_everything
+from pose_reloc.core.files import json_ready
+from pose_reloc.core.util import evenly_spaced
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
@@ -46,7 +49,7 @@ from pose_reloc.models.scr import cell_centres, localize_coords, network_size, O
     SCRNet
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
-from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
+from pose_reloc.training.loop import fit, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -450,8 +453,6 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     Raises:
         ValueError: for a multi-scene root without a choice, frames without depth, bad sizes.
     """
-    from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
-    from pose_reloc.inference.calibration import calibrate_after_training
     model_cfg: SCRModelConfig = cfg.model
     data_root, out_bundle = Path(data_root), Path(out_bundle)
     t_start = time.monotonic()
@@ -480,9 +481,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                           jitter)
     val_frames = [f for f in scene.split(cfg.data.val_split) if f.depth_path is not None] \
         if cfg.data.val_split else []
-    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
-        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
-        val_frames = [val_frames[i] for i in pick]
+    val_frames = evenly_spaced(val_frames, cfg.data.val_frames)
     val_set = SCRFrames(val_frames, size, None, mean, std,
                         model_cfg.max_depth_spread) if val_frames else None
     coord_mean, median_depth = scene_statistics(train_set, model_cfg.mean_frames)
@@ -550,10 +549,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'training': {'config': cfg.to_dict(), 'data_root': str(data_root),
                      'train_frames': len(train_frames), 'val_frames': len(val_frames),
                      'elapsed_s': time.monotonic() - t_start,
-                     'history': [_json_row(row) for row in history]},
+                     'history': json_ready(history)},
     }
-    bundle = save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
 
 
 def _train_keypoints(cfg: TrainConfig, scene: Any, data_root: Path, out_bundle: Path) -> Path:
@@ -562,16 +560,9 @@ def _train_keypoints(cfg: TrainConfig, scene: Any, data_root: Path, out_bundle: 
     train_frames = scene.split(cfg.data.train_split)
     use_depth = scr_keypoints.choose_depth(cfg, train_frames, data_root)
     val_frames = scene.split(cfg.data.val_split) if cfg.data.val_split else []
-    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
-        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
-        val_frames = [val_frames[i] for i in pick]
+    val_frames = evenly_spaced(val_frames, cfg.data.val_frames)
     return scr_keypoints.train(cfg, scene, train_frames, val_frames, data_root, out_bundle,
                                use_depth)
-
-
-def _json_row(row: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-            for k, v in row.items()}
 
 
 register_trainer('scr', train)
