@@ -21,6 +21,7 @@ import torch
 
 from pose_reloc.core.bundle import BundleError, load_state_strict, read_bundle
 from pose_reloc.core.device import pick_device
+from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
@@ -109,10 +110,7 @@ class APRLocalizer:
         Raises:
             ValueError: if the image is not ``(H, W, 3) uint8``.
         """
-        image = np.asarray(image_rgb_hw3)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got shape {image.shape} '
-                             f'dtype {image.dtype}')
+        image = check_rgb_image(image_rgb_hw3)
         h, w = self.input_hw
         if self.resize > 0:
             scale = self.resize / min(image.shape[:2])

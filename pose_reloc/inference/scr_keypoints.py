@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from pose_reloc.core.bundle import BundleError, read_bundle
+from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference.base import PoseEstimate
@@ -119,10 +120,7 @@ class KeypointSCRLocalizer:
             ValueError: for a malformed image, a camera of another size or an unknown scene.
         """
         t0 = time.perf_counter()
-        image = np.asarray(image_rgb_hw3)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got {image.shape} '
-                             f'{image.dtype}')
+        image = check_rgb_image(image_rgb_hw3)
         if scene is not None and scene not in self.scenes:
             raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
         camera = self._camera_for(image.shape[1], image.shape[0], camera)
