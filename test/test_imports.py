@@ -83,7 +83,7 @@ def _all_modules():
 
 
 def _edges():
-    """``(importer package, imported package, 'file:line imports module')`` of the package."""
+    """Yield ``(importer package, imported package, 'file:line imports module')``."""
     for path in _all_modules():
         src = _package_of_path(path)
         for line, module in package_imports(path):
