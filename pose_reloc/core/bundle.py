@@ -115,6 +115,12 @@ def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, 
     return path
 
 
+def config_file(path: Union[str, Path]) -> Path:
+    """Return the ``config.json`` of the bundle at ``path`` (the name errors use)."""
+    path = Path(path)
+    return path if path.name == CONFIG_NAME else path / CONFIG_NAME
+
+
 def read_bundle(path: Union[str, Path], methods: Optional[Iterable[str]] = None,
                 architectures: Optional[Iterable[str]] = None,
                 map_location: str = 'cpu') -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
@@ -200,7 +206,8 @@ def read_bundle_config(path: Union[str, Path]) -> Dict[str, Any]:
 #: A key's kind: ``'str'``, ``'int'``, ``'pos_int'``, ``'number'``, ``'pos_number'``,
 #: ``'dict'`` (any mapping), ``('numbers', n)`` / ``('pos_numbers', n)`` / ``('ints', n)``
 #: (a list of n), ``('list', spec, min_length)`` (a list of mappings checked against
-#: ``spec``) or a nested ``spec``. A spec maps key -> ``(kind, required)``.
+#: ``spec``), ``('nullable', kind)`` (``null`` or ``kind``) or a nested ``spec``. A spec maps
+#: key -> ``(kind, required)``.
 Spec = Mapping[str, Tuple[Any, bool]]
 
 #: The keys every bundle has, whatever its method.
@@ -214,19 +221,24 @@ COMMON_SCHEMA: Spec = {
     'scenes': (('list', {'name': ('str', True)}, 1), True),
     'input': ('dict', True),
     'training': ('dict', False),
-    'covariance_calibration': ('dict', False),
+    'covariance_calibration': ({'translation_scale': ('pos_number', True),
+                                'rotation_scale': ('pos_number', True),
+                                'frames': ('int', False), 'frames_rejected': ('int', False),
+                                'split': ('str', False), 'method': ('str', False)}, False),
 }
 
 _APR_SCENE: Spec = {'name': ('str', True), 'translation_mean': (('numbers', 3), True),
-                    'translation_scale': ('pos_number', True), 'camera': ('dict', False)}
+                    'translation_scale': ('pos_number', True), 'camera': ('dict', False),
+                    'coord_mean': (('nullable', ('numbers', 3)), False)}
 _IMAGE_INPUT: Spec = {'height': ('pos_int', True), 'width': ('pos_int', True),
                       'resize': ('int', False), 'mean': (('numbers', 3), True),
-                      'std': (('pos_numbers', 3), True)}
+                      'std': (('pos_numbers', 3), True), 'color': ('str', False),
+                      'range': (('numbers', 2), False)}
 _POSE_HEADS: Spec = {'backbone': ('str', True), 'fc_dim': ('int', True),
                      'dropout': ('number', True), 'rotation': ('str', True)}
 _UNCERTAINTY: Spec = {'mc_samples': ('int', False), 'mc_dropout': ('number', False)}
 _SCR_SCENE: Spec = {'name': ('str', True), 'camera': ('dict', True),
-                    'coord_mean': (('numbers', 3), False)}
+                    'coord_mean': (('nullable', ('numbers', 3)), False)}
 
 #: architecture name -> ``{'methods': (...), 'keys': Spec}``: what each localizer reads.
 SCHEMAS: Dict[str, Dict[str, Any]] = {}
@@ -260,9 +272,10 @@ register_schema('SCRNet', ['scr'], {
     'input': (_IMAGE_INPUT, True),
     'pnp': ('dict', False)})
 register_schema('KeypointSCR', ['scr'], {
-    'architecture': ({'features': ('dict', True), 'match_ratio': ('pos_number', True)}, True),
+    'architecture': ({'features': ('dict', True), 'match_ratio': ('pos_number', True),
+                      'match_checks': ('pos_int', False)}, True),
     'scenes': (('list', _SCR_SCENE, 1), True),
-    'input': ({'short_side': ('int', True)}, True),
+    'input': ({'short_side': ('int', True), 'color_order': ('str', False)}, True),
     'pnp': ('dict', False)})
 
 
@@ -355,6 +368,9 @@ def _check_value(value: Any, kind: Any, where: Union[str, Path], path: str) -> N
             problem = 'a mapping'
         else:
             _check_spec(value, kind, where, path + '.')
+    elif isinstance(kind, tuple) and kind[0] == 'nullable':
+        if value is not None:
+            _check_value(value, kind[1], where, path)
     elif isinstance(kind, tuple) and kind[0] == 'list':
         _, item_spec, min_length = kind
         if not isinstance(value, list) or len(value) < min_length:

@@ -388,6 +388,8 @@ def camera_from_ros_yaml(data, source='camera yaml'):
         raise ValueError(f'{source}: key camera_matrix must be [[fx, 0, cx], [0, fy, cy], '
                          f'[0, 0, 1]] (no skew), got {K.tolist()}')
     model = data.get('distortion_model', 'none') or 'none'
+    if not isinstance(model, str):
+        raise ValueError(f'{source}: key distortion_model must be a string, got {model!r}')
     aliases = {'rational_polynomial': 'plumb_bob', 'fisheye': 'equidistant'}
     model = aliases.get(model, model)
     if model not in DISTORTION_MODELS:

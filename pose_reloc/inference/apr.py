@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 import torch
 
-from pose_reloc.core.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.core.bundle import BundleError, config_file, load_state_strict, read_bundle
 from pose_reloc.core.device import pick_device
 from pose_reloc.core.util import check_rgb_image
-from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate
+from pose_reloc.inference.base import PoseEstimate, scene_camera
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
@@ -44,16 +44,20 @@ def build_model_from_bundle(bundle_path: Union[str, Path], device: str = 'cpu'):
         BundleError: for pickle files, other methods/architectures or tensor mismatches.
     """
     config, state = read_bundle(bundle_path, methods=tuple(ARCHITECTURES))
+    where = config_file(bundle_path)
     classes = ARCHITECTURES[config['method']]
     name = config['architecture']['name']
     if name not in classes:
-        raise BundleError(f'bundle {bundle_path}: method {config["method"]!r} expects '
-                          f'architecture {sorted(classes)}, got {name!r}')
+        raise BundleError(f'{where}: method {config["method"]!r} expects "architecture.name" '
+                          f'in {sorted(classes)}, got {name!r}')
+    if config['method'] == 'mspn' and \
+            config['architecture']['num_scenes'] != len(config['scenes']):
+        raise BundleError(f'{where}: "scenes" lists {len(config["scenes"])} scenes, '
+                          f'"architecture.num_scenes" is {config["architecture"]["num_scenes"]}')
     try:
         model = classes[name].from_architecture(config['architecture'])
     except (TypeError, ValueError) as exc:
-        raise BundleError(f'bundle {bundle_path}: cannot rebuild {name} from '
-                          f'{config["architecture"]}: {exc}') from exc
+        raise BundleError(f'{where}: "architecture" cannot rebuild {name}: {exc}') from exc
     load_state_strict(model, state, bundle_path)
     return config, model.to(device).eval()
 
@@ -78,11 +82,8 @@ class APRLocalizer:
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
         self.method: str = self.config['method']
         entries = self.config['scenes']
-        if not entries:
-            raise BundleError(f'bundle {bundle_path} lists no scenes')
         self.scenes: List[str] = [e['name'] for e in entries]
-        self.camera: Optional[PinholeCamera] = camera_from_ros_yaml(entries[0]['camera']) \
-            if entries[0].get('camera') else None
+        self.camera: Optional[PinholeCamera] = scene_camera(self.config, bundle_path)
         self._t_mean = torch.tensor([e['translation_mean'] for e in entries],
                                     dtype=torch.float32, device=self.device)
         self._t_scale = torch.tensor([e['translation_scale'] for e in entries],
@@ -99,7 +100,8 @@ class APRLocalizer:
         self.covariance_scale = float(covariance_scale)
         try:
             #: the bundle's ``CovarianceCalibration`` (None = scales 1).
-            self.covariance_calibration = read_calibration(self.config, str(bundle_path))
+            self.covariance_calibration = read_calibration(self.config,
+                                                           str(config_file(bundle_path)))
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
