@@ -26,6 +26,7 @@ a traceback from deep inside a localizer. Keys the schema does not name are kept
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 import shutil
@@ -218,7 +219,7 @@ COMMON_SCHEMA: Spec = {
     'method': ('str', True),
     'architecture': ({'name': ('str', True)}, True),
     'pose_convention': ('str', False),
-    'scenes': (('list', {'name': ('str', True)}, 1), True),
+    'scenes': (('list', {'name': ('str', True)}, 0), True),
     'input': ('dict', True),
     'training': ('dict', False),
     'covariance_calibration': ({'translation_scale': ('pos_number', True),
@@ -228,7 +229,8 @@ COMMON_SCHEMA: Spec = {
 }
 
 _APR_SCENE: Spec = {'name': ('str', True), 'translation_mean': (('numbers', 3), True),
-                    'translation_scale': ('pos_number', True), 'camera': ('dict', False),
+                    'translation_scale': ('pos_number', True),
+                    'camera': (('nullable', 'dict'), False),
                     'coord_mean': (('nullable', ('numbers', 3)), False)}
 _IMAGE_INPUT: Spec = {'height': ('pos_int', True), 'width': ('pos_int', True),
                       'resize': ('int', False), 'mean': (('numbers', 3), True),
@@ -258,23 +260,23 @@ def register_schema(architecture: str, methods: Sequence[str], keys: Spec) -> No
 
 register_schema('PoseRegressor', ['apr'], {
     'architecture': (_POSE_HEADS, True),
-    'scenes': (('list', _APR_SCENE, 1), True),
+    'scenes': (('list', _APR_SCENE, 0), True),
     'input': (_IMAGE_INPUT, True),
     'uncertainty': (_UNCERTAINTY, False)})
 register_schema('MultiScenePoseNet', ['mspn'], {
     'architecture': ({**_POSE_HEADS, 'num_scenes': ('pos_int', True)}, True),
-    'scenes': (('list', _APR_SCENE, 1), True),
+    'scenes': (('list', _APR_SCENE, 0), True),
     'input': (_IMAGE_INPUT, True),
     'uncertainty': (_UNCERTAINTY, False)})
 register_schema('SCRNet', ['scr'], {
     'architecture': ({'trunk': ('str', True), 'head_channels': (('ints', 2), True)}, True),
-    'scenes': (('list', _SCR_SCENE, 1), True),
+    'scenes': (('list', _SCR_SCENE, 0), True),
     'input': (_IMAGE_INPUT, True),
     'pnp': ('dict', False)})
 register_schema('KeypointSCR', ['scr'], {
     'architecture': ({'features': ('dict', True), 'match_ratio': ('pos_number', True),
                       'match_checks': ('pos_int', False)}, True),
-    'scenes': (('list', _SCR_SCENE, 1), True),
+    'scenes': (('list', _SCR_SCENE, 0), True),
     'input': ({'short_side': ('int', True), 'color_order': ('str', False)}, True),
     'pnp': ('dict', False)})
 
@@ -304,8 +306,11 @@ def validate_config(config: Any, where: Union[str, Path]) -> None:
     if schema is None:
         return
     if config['method'] not in schema['methods']:
-        raise BundleError(f'{where}: "method" {config["method"]!r} does not go with '
-                          f'"architecture.name" {name!r} (expected {list(schema["methods"])})')
+        expected = sorted(n for n, other in SCHEMAS.items()
+                          if config['method'] in other['methods'])
+        raise BundleError(f'{where}: "method" {config["method"]!r} expects architecture '
+                          f'{expected or "unknown to this package"}, got {name!r} '
+                          '("architecture.name")')
     _check_spec(config, schema['keys'], where, '')
 
 
@@ -374,7 +379,8 @@ def _check_value(value: Any, kind: Any, where: Union[str, Path], path: str) -> N
     elif isinstance(kind, tuple) and kind[0] == 'list':
         _, item_spec, min_length = kind
         if not isinstance(value, list) or len(value) < min_length:
-            problem = f'a list of at least {min_length} mapping(s)'
+            problem = f'a list of at least {min_length} mapping(s)' if min_length else \
+                'a list of mappings'
         else:
             for i, item in enumerate(value):
                 if not isinstance(item, dict):
@@ -398,7 +404,7 @@ def _check_value(value: Any, kind: Any, where: Union[str, Path], path: str) -> N
             'int': (_is_int, 'an integer'),
             'pos_int': (lambda v: _is_int(v) and v > 0, 'a positive integer'),
             'number': (_is_number, 'a number'),
-            'pos_number': (lambda v: _is_number(v) and v > 0, 'a positive number'),
+            'pos_number': (lambda v: _is_number(v) and v > 0, 'a number, finite and > 0'),
             'dict': (lambda v: isinstance(v, dict), 'a mapping'),
         }
         test, problem_name = checks[kind]
@@ -413,7 +419,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
 
 
 def _matches_type(value: Any, hint: Any) -> bool:
@@ -466,12 +473,12 @@ def update_bundle_config(path: Union[str, Path], updates: Mapping[str, Any]) -> 
         BundleError: for a missing/foreign bundle, a reserved key or non-JSON values.
     """
     path = Path(path)
-    config = read_bundle_config(path)
     reserved = {'format', 'format_version', 'package_version', 'method', 'architecture',
                 'pose_convention'}
     bad = sorted(set(updates) & reserved)
     if bad:
         raise BundleError(f'bundle {path}: keys {bad} are reserved')
+    config = read_bundle_config(path)
     config.update(updates)
     try:
         text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)

@@ -25,7 +25,7 @@ from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate, scene_camera
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
@@ -82,7 +82,7 @@ class APRLocalizer:
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
         self.method: str = self.config['method']
         entries = self.config['scenes']
-        self.scenes: List[str] = [e['name'] for e in entries]
+        self.scenes: List[str] = scene_names(self.config, bundle_path)
         self.camera: Optional[PinholeCamera] = scene_camera(self.config, bundle_path)
         self._t_mean = torch.tensor([e['translation_mean'] for e in entries],
                                     dtype=torch.float32, device=self.device)

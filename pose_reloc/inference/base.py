@@ -66,6 +66,17 @@ class Localizer(Protocol):
         """
 
 
+def scene_names(config: Mapping[str, Any], bundle_path: Union[str, Path]) -> List[str]:
+    """Return the names of the bundle's scenes.
+
+    Raises:
+        BundleError: naming the bundle's ``config.json`` and ``scenes`` when it lists none.
+    """
+    if not config['scenes']:
+        raise BundleError(f'{config_file(bundle_path)}: "scenes" lists no scene')
+    return [entry['name'] for entry in config['scenes']]
+
+
 def scene_camera(config: Mapping[str, Any], bundle_path: Union[str, Path],
                  index: int = 0) -> Optional[PinholeCamera]:
     """Return the camera of the bundle's scene ``index`` (None when the entry has none).

@@ -30,7 +30,7 @@ from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate, scene_camera
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
@@ -77,7 +77,7 @@ class SCRLocalizer:
             raise BundleError(f'{where}: "architecture" cannot rebuild SCRNet: {exc}') from exc
         load_state_strict(self.model, state, bundle_path)
         self.model.eval().to(self.device)
-        self.scenes = [config['scenes'][0]['name']]
+        self.scenes = scene_names(config, bundle_path)[:1]
         self.camera = scene_camera(config, bundle_path)
         if self.camera is None:
             raise BundleError(f'{where}: missing key "scenes[0].camera"')

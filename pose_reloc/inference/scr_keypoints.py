@@ -21,7 +21,7 @@ from pose_reloc.core.bundle import BundleError, check_fields, config_file, read_
     WEIGHTS_NAME
 from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
-from pose_reloc.inference.base import PoseEstimate, scene_camera
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.inference.scr import pnp_config
 from pose_reloc.models.keypoints import FeatureConfig, localize_with_map, SceneCoordinateMap
@@ -72,7 +72,7 @@ class KeypointSCRLocalizer:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise BundleError(f'{Path(bundle_path) / WEIGHTS_NAME}: not a KeypointSCR scene '
                               f'coordinate map: {exc!r}') from exc
-        self.scenes = [config['scenes'][0]['name']]
+        self.scenes = scene_names(config, bundle_path)[:1]
         self.camera = scene_camera(config, bundle_path)
         if self.camera is None:
             raise BundleError(f'{where}: missing key "scenes[0].camera"')

@@ -21,7 +21,6 @@ a new config and never mutate a preset.
 
 import dataclasses
 from dataclasses import dataclass, field
-import importlib
 import os
 from pathlib import Path
 import sys
@@ -29,6 +28,8 @@ import typing
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
+
+from pose_reloc.core.registry import LazyRegistry
 
 
 def _preset_dirs() -> List[Path]:
@@ -56,7 +57,9 @@ def _preset_dirs() -> List[Path]:
 #: Where the named presets live (see :func:`_preset_dirs`; the first match wins).
 PRESET_DIRS: List[Path] = _preset_dirs()
 
-_MODEL_CONFIGS: Dict[str, type] = {}
+#: method -> its ``model:`` dataclass (``pose_reloc.training.<method>`` registers it).
+MODEL_CONFIGS: LazyRegistry[type] = LazyRegistry(
+    'training method', lambda method: f'pose_reloc.training.{method}')
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def register_model_config(method: str, cls: type) -> None:
     """
     if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):
         raise ValueError(f'model config for {method!r} must be a frozen dataclass, got {cls!r}')
-    _MODEL_CONFIGS[method] = cls
+    MODEL_CONFIGS.register(method, cls)
 
 
 def model_config_class(method: str) -> type:
@@ -230,16 +233,7 @@ def model_config_class(method: str) -> type:
     Raises:
         ValueError: if no module registers ``method``.
     """
-    if method not in _MODEL_CONFIGS:
-        try:
-            importlib.import_module(f'pose_reloc.training.{method}')
-        except ModuleNotFoundError as exc:
-            if exc.name != f'pose_reloc.training.{method}':
-                raise
-        if method not in _MODEL_CONFIGS:
-            known = ', '.join(sorted(_MODEL_CONFIGS)) or 'none registered yet'
-            raise ValueError(f'unknown training method {method!r} (known: {known})')
-    return _MODEL_CONFIGS[method]
+    return MODEL_CONFIGS.get(method)
 
 
 def preset_path(name_or_path: Union[str, Path]) -> Path:

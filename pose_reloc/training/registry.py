@@ -11,17 +11,19 @@ A trainer writes the bundle only; :func:`pose_reloc.workflows.train_bundle` (wha
 inference package, which training does not import.
 """
 
-import importlib
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable
+
+from pose_reloc.core.registry import LazyRegistry
 
 TrainFn = Callable[..., Path]
-_TRAINERS: Dict[str, TrainFn] = {}
+TRAINERS: LazyRegistry[TrainFn] = LazyRegistry(
+    'training method', lambda method: f'pose_reloc.training.{method}')
 
 
 def register_trainer(method: str, fn: TrainFn) -> None:
     """Register ``fn(cfg, data_root, out_bundle, resume=False, init_bundle=None) -> Path``."""
-    _TRAINERS[method] = fn
+    TRAINERS.register(method, fn)
 
 
 def get_trainer(method: str) -> TrainFn:
@@ -30,14 +32,4 @@ def get_trainer(method: str) -> TrainFn:
     Raises:
         ValueError: if no module registers ``method``.
     """
-    if method not in _TRAINERS:
-        module = f'pose_reloc.training.{method}'
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-        if method not in _TRAINERS:
-            raise ValueError(f'unknown training method {method!r} '
-                             f'(registered: {sorted(_TRAINERS) or "none"})')
-    return _TRAINERS[method]
+    return TRAINERS.get(method)
