@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_reloc.core.files import atomic_write_text
 from pose_reloc.core.util import NS_PER_S
 from pose_reloc.data.records import ROTATION_TOL
 from pose_reloc.geometry.rotations import matrix_to_quat, quat_validate
@@ -195,14 +196,11 @@ def _write_rows(path, stamp_texts, T):
     path = Path(path)
     q = matrix_to_quat(T[:, :3, :3]) if len(T) else np.zeros((0, 4))
     t = T[:, :3, 3]
-    tmp = path.with_name(path.name + '.tmp')
-    with tmp.open('w') as f:
-        f.write('# timestamp tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)\n')
-        for stamp, ti, qi in zip(stamp_texts, t, q):
-            f.write(stamp + ' ' + ' '.join(f'{x:.9f}' for x in ti) + ' '
-                    + ' '.join(f'{x:.12f}' for x in qi) + '\n')
-    tmp.replace(path)
-    return path
+    lines = ['# timestamp tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)\n']
+    for stamp, ti, qi in zip(stamp_texts, t, q):
+        lines.append(stamp + ' ' + ' '.join(f'{x:.9f}' for x in ti) + ' '
+                     + ' '.join(f'{x:.12f}' for x in qi) + '\n')
+    return atomic_write_text(path, ''.join(lines))
 
 
 def write_tum(path, timestamps_s, T_world_cam):

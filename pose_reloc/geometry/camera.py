@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import yaml
 
+from pose_reloc.core.files import atomic_write_text
 from pose_reloc.geometry.rotations import as_float_array
 
 #: Pose conversion between camera axis conventions: the OpenGL / NeRF camera frame
@@ -494,9 +495,5 @@ def write_camera_yaml(path, camera, name):
     Returns:
         Path of the written file.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(yaml.safe_dump(camera_to_ros_yaml(camera, name), sort_keys=False,
-                                  default_flow_style=None))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(camera_to_ros_yaml(camera, name),
+                                                  sort_keys=False, default_flow_style=None))

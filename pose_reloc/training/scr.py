@@ -86,7 +86,8 @@ class SCRModelConfig:
         pnp_min_inlier_ratio: PnP failure threshold (inlier ratio).
         pnp_ransac: RANSAC flavour (``geometry.pnp.RANSAC_FLAVOURS``).
         pnp_iterations: RANSAC iterations.
-        mean_frames: at most this many training frames estimate the scene mean coordinate.
+        mean_frames: at most this many training frames estimate the scene mean coordinate
+            (0 = all).
         max_keypoints: keypoints: at most this many SIFT keypoints per image.
         contrast_threshold: keypoints: SIFT's contrast threshold.
         feature_short_side: keypoints: images are resized to this shorter side before
@@ -368,13 +369,12 @@ def reprojection_loss(coords_b3hw: torch.Tensor, batch: Dict[str, torch.Tensor],
 
 def scene_statistics(dataset: SCRFrames, max_frames: int) -> Tuple[np.ndarray, float]:
     """Mean scene coordinate (3,) and median depth (m) over at most ``max_frames`` frames."""
-    indices = np.linspace(0, len(dataset) - 1, min(max_frames, len(dataset))).round()
     points, depths = [], []
-    for index in np.unique(indices.astype(int)):
-        _, depth, camera = dataset.load(int(index))
+    for index in evenly_spaced(range(len(dataset)), max_frames):
+        _, depth, camera = dataset.load(index)
         if depth is None:
             raise ValueError(f'{dataset.frames[index].image_path}: SCR training needs depth')
-        coords = scene_coordinate_targets(depth, camera, dataset.frames[int(index)].T_world_cam,
+        coords = scene_coordinate_targets(depth, camera, dataset.frames[index].T_world_cam,
                                           dataset.max_depth_spread)
         coords = coords[np.all(np.isfinite(coords), axis=-1)]
         points.append(coords)
