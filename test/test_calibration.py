@@ -1,6 +1,6 @@
 # Copyright 2026 pose_reloc authors
 # SPDX-License-Identifier: Apache-2.0
-"""Covariance calibration: the 2-block fit, the bundle entry and the trainer hook (~15 s)."""
+"""Covariance calibration: the 2-block fit, the bundle entry, calibration after training."""
 
 import json
 

@@ -25,8 +25,9 @@ positive definite (or not finite) are left out of that block's fit and counted i
 
 The result is stored in a bundle's ``config.json`` as ``covariance_calibration`` (see
 :meth:`CovarianceCalibration.to_json`); ``APRLocalizer`` and ``SCRLocalizer`` apply it to
-the covariance they return (a bundle without the entry: scales 1). Trainers calibrate at the
-end of training when ``data.calibration_split`` is set (:func:`calibrate_after_training`).
+the covariance they return (a bundle without the entry: scales 1). ``pose-reloc train``
+(``pose_reloc.workflows.train_bundle``) calibrates after the trainer when
+``data.calibration_split`` is set (:func:`calibrate_after_training`).
 """
 
 from dataclasses import asdict, dataclass
