@@ -196,6 +196,7 @@ def test_every_malformed_config_is_one_bundle_error_line(kind, tmp_path):
     optional = {'uncertainty', 'uncertainty.mc_samples', 'uncertainty.mc_dropout',
                 'covariance_calibration', 'input.resize', 'input.color', 'input.range',
                 'input.color_order', 'pnp', 'scenes[0].coord_mean', 'scenes[1].coord_mean',
+                'architecture.match_checks',
                 'scenes[0].camera', 'scenes[1].camera'}
     optional |= {f'pnp.{f.name}' for f in dataclasses.fields(PnPConfig)}
     optional |= {f'covariance_calibration.{k}' for k in ('frames', 'split')}

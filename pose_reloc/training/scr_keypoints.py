@@ -489,5 +489,4 @@ def choose_depth(cfg: Any, frames: List[Any], data_root: Path) -> bool:
 
 
 __all__ = ['ARCHITECTURE', 'build_map', 'choose_depth', 'depth_points', 'FrameFeatures',
-           'localize_with_map', 'select_pairs', 'train', 'triangulate_frames',
-           'triangulate_pair', 'validate']
+           'select_pairs', 'train', 'triangulate_frames', 'triangulate_pair', 'validate']
