@@ -36,14 +36,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pose_reloc.core.bundle import read_bundle  # noqa: E402
 from pose_reloc.data.formats import load_dataset  # noqa: E402
 from pose_reloc.inference.apr import APRLocalizer  # noqa: E402
 from pose_reloc.inference.baselines import MeanPoseLocalizer, RetrievalLocalizer  # noqa: E402
-from pose_reloc.inference.bundle import read_bundle  # noqa: E402
 from pose_reloc.inference.evaluate import evaluate, write_json  # noqa: E402
 from pose_reloc.models.backbones import build_backbone  # noqa: E402
 from pose_reloc.training.config import load_preset  # noqa: E402
-from pose_reloc.training.registry import get_trainer  # noqa: E402
+from pose_reloc.workflows import train_bundle  # noqa: E402
 
 SUMMARY_KEYS = ('frames', 'median_translation_m', 'median_rotation_deg', 'mean_translation_m',
                 'p95_translation_m', 'rate_50cm_5deg', 'rate_500cm_10deg', 'scene_accuracy',
@@ -65,7 +65,7 @@ def _train(method, preset, data, out, overrides, init=None):
     if REUSE and (Path(out) / 'config.json').is_file():
         path = Path(out)
     else:
-        path = get_trainer(method)(cfg, Path(data), Path(out), init_bundle=init)
+        path = train_bundle(method, cfg, Path(data), Path(out), init_bundle=init)
     config, state = read_bundle(path)
     return path, {'seconds': round(config['training']['elapsed_s'], 1),
                   'epochs': config['training']['epochs_completed'],
@@ -105,8 +105,9 @@ def run_multi(args, common):
                        progress=False, include_frames=False)
         res['per_scene_posenet'][name] = _summary(rep)
     scene_list = '[' + ','.join(scenes) + ']'
+    # apr refuses several scenes unless told: this run is the naive baseline on purpose
     path, info = _train('apr', args.apr_preset, args.data, work / 'naive',
-                        common + [f'data.scenes={scene_list}'])
+                        common + [f'data.scenes={scene_list}', 'data.allow_multi_scene=true'])
     res['runs']['naive'] = info
     res['naive_posenet'] = _summary(evaluate(path, args.data, scenes=scenes,
                                              max_frames=args.max_frames, progress=False,

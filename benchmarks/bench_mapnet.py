@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from pose_reloc.data.synthetic.generate import generate_dataset  # noqa: E402
 from pose_reloc.inference.evaluate import evaluate  # noqa: E402
-from pose_reloc.training.registry import train_from_preset  # noqa: E402
+from pose_reloc.workflows import train_from_preset  # noqa: E402
 
 KEYS = ('median_translation_m', 'median_rotation_deg', 'p95_translation_m',
         'p95_rotation_deg', 'rate_50cm_5deg', 'rate_500cm_10deg')

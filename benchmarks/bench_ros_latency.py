@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from pose_reloc.data.formats.posed_folder import read_scene  # noqa: E402
 from pose_reloc.data.records import load_image  # noqa: E402
 from pose_reloc.data.synthetic.generate import generate_scene  # noqa: E402
-from pose_reloc.training.registry import train_from_preset  # noqa: E402
+from pose_reloc.workflows import train_from_preset  # noqa: E402
 
 SIZES = ((320, 240), (640, 480))
 #: preset and overrides per method: APR needs no accuracy to be timed (one epoch); SCR must

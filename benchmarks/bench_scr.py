@@ -30,16 +30,16 @@ import cv2
 import numpy as np
 import torch
 
+from pose_reloc.core.bundle import read_bundle_config
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import load_depth
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
-from pose_reloc.inference.bundle import read_bundle_config
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.models.scr import localize_coords, network_size
 from pose_reloc.training.config import load_preset
-from pose_reloc.training.registry import get_trainer
 from pose_reloc.training.scr import scene_coordinate_targets
+from pose_reloc.workflows import train_bundle
 
 KEYS = ('frames', 'failure_rate', 'median_translation_m', 'p95_translation_m',
         'median_rotation_deg', 'p95_rotation_deg', 'rate_5cm_5deg', 'rate_25cm_2deg',
@@ -104,7 +104,7 @@ def train(method, preset, data, out, minutes):
                                'run.progress=false', 'run.checkpoint_every=100000'],
                       method=method)
     start = time.monotonic()
-    bundle = get_trainer(method)(cfg, data, out)
+    bundle = train_bundle(method, cfg, data, out)
     return bundle, time.monotonic() - start
 
 

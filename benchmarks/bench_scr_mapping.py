@@ -45,7 +45,7 @@ from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translati
 from pose_reloc.inference.baselines import MeanPoseLocalizer
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.training.config import load_preset
-from pose_reloc.training.registry import get_trainer
+from pose_reloc.workflows import train_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / 'shared' / 'data'
@@ -82,7 +82,7 @@ def train(method, preset, data, out, overrides):
     cfg = load_preset(preset, ['run.progress=false', 'data.calibration_split='] + overrides,
                       method=method)
     start = time.monotonic()
-    bundle = get_trainer(method)(cfg, data, out)
+    bundle = train_bundle(method, cfg, data, out)
     return bundle, time.monotonic() - start
 
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from pose_reloc.cli import main as cli_main
+from pose_reloc.core.bundle import BundleError, read_bundle, save_bundle
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
 from pose_reloc.data.tum import read_tum_ns
@@ -24,7 +25,6 @@ from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import load_localizer
 from pose_reloc.inference.apr import APRLocalizer, build_model_from_bundle
 from pose_reloc.inference.baselines import MeanPoseLocalizer
-from pose_reloc.inference.bundle import BundleError, read_bundle, save_bundle
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.training.config import load_preset, with_overrides
@@ -267,3 +267,21 @@ def test_cli_train_init_new_scene_and_eval(mspn_bundle, planes, tmp_path):
     assert report['covariance']['frames'] == 8
     assert 0.0 <= report['covariance']['within_2sigma_translation'] <= 1.0
     assert os.path.isdir(out)
+
+
+def test_apr_refuses_several_scenes_and_names_the_way_out(planes, tmp_path, capsys):
+    args = ['train', '--method', 'apr', '--config', 'posenet-cpu', '--data', str(planes),
+            '--out', str(tmp_path / 'naive'), '--device', 'cpu']
+    for item in TINY + ['optim.epochs=1']:
+        args += ['--set', item]
+    assert cli_main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err
+    assert "['blue', 'dark']" in err and '--set data.scenes=[blue]' in err
+    assert '--method mspn' in err
+    assert not (tmp_path / 'naive').exists()
+    # the way out: one scene, or the naive baseline asked for by name
+    cfg = load_preset('posenet-cpu', TINY + ['optim.epochs=1', 'data.allow_multi_scene=true'])
+    naive = get_trainer('apr')(cfg, planes, tmp_path / 'naive')
+    config, _ = read_bundle(naive)
+    assert [s['name'] for s in config['scenes']] == ['blue+dark']

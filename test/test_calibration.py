@@ -1,13 +1,15 @@
 # Copyright 2026 pose_reloc authors
 # SPDX-License-Identifier: Apache-2.0
-"""Covariance calibration: the 2-block fit, the bundle entry and the trainer hook (~15 s)."""
+"""Covariance calibration: the 2-block fit, the bundle entry, calibration after training."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
 import torch
 
+from pose_reloc.core.bundle import BundleError, save_bundle, update_bundle_config
 from pose_reloc.data.formats.posed_folder import PosedFolderWriter
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
 from pose_reloc.geometry.pnp import PnPResult
@@ -15,14 +17,13 @@ from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import load_localizer
 from pose_reloc.inference import scr as scr_inference
 from pose_reloc.inference.apr import APRLocalizer
-from pose_reloc.inference.bundle import BundleError, save_bundle, update_bundle_config
 from pose_reloc.inference.calibration import (CovarianceCalibration,
                                               fit_covariance_calibration, pose_error_6d,
                                               scale_covariance)
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.scr import SCRNet
 from pose_reloc.training.config import load_preset
-from pose_reloc.training.registry import get_trainer
+from pose_reloc.workflows import train_bundle
 
 H, W = 32, 48
 
@@ -85,19 +86,19 @@ def test_pose_error_6d_is_world_rotvec():
 
 
 def test_evaluate_coverage_uses_the_mahalanobis_distance():
-    from pose_reloc.inference.evaluate import _coverage
+    from pose_reloc.inference.evaluate import covariance_coverage
     T_gt = np.eye(4)
     T_est = T_from_pos_quat(np.array([0.25, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 1.0]))
     cov = np.diag([0.01] * 3 + [1e-4] * 3)  # sigma 0.1 m: d2_t = 6.25 < 8.02 inside
-    out = _coverage(T_est, T_gt, cov)
+    out = covariance_coverage(T_est, T_gt, cov)
     assert out == {'within_2sigma_t': True, 'within_2sigma_r': True,
                    'within_2sigma_pose': True, 'sigma_translation_m': pytest.approx(0.1)}
-    out = _coverage(T_est, T_gt, cov * np.repeat([0.5, 1.0], 3))  # d2_t = 12.5
+    out = covariance_coverage(T_est, T_gt, cov * np.repeat([0.5, 1.0], 3))  # d2_t = 12.5
     assert (out['within_2sigma_t'], out['within_2sigma_r'], out['within_2sigma_pose']) == \
         (False, True, True)
     indefinite = cov.copy()
     indefinite[0, 0] = -0.01  # not a covariance: never counted as covering the error
-    out = _coverage(T_est, T_gt, indefinite)
+    out = covariance_coverage(T_est, T_gt, indefinite)
     assert (out['within_2sigma_t'], out['within_2sigma_r'], out['within_2sigma_pose']) == \
         (False, True, False)
 
@@ -196,7 +197,7 @@ def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path, 
             'model.freeze_encoder=0']
     # the preset calibrates on the val split by default
     cfg = load_preset('posenet-cpu', tiny + ['data.calibration_frames=12'])
-    bundle = get_trainer('apr')(cfg, root, tmp_path / 'apr')
+    bundle = train_bundle('apr', cfg, root, tmp_path / 'apr')
     entry = json.loads((bundle / 'config.json').read_text())['covariance_calibration']
     assert entry['split'] == 'val' and entry['frames'] == 12
     assert entry['translation_scale'] > 0 and entry['rotation_scale'] > 0
@@ -205,14 +206,15 @@ def test_apr_training_writes_a_calibration_from_the_calibration_split(tmp_path, 
     assert loc.covariance_calibration.translation_scale == entry['translation_scale']
     leaky = load_preset('posenet-cpu', tiny + ['data.calibration_split=train'])
     with pytest.raises(ValueError, match='training split'):
-        get_trainer('apr')(leaky, root, tmp_path / 'leaky')
+        train_bundle('apr', leaky, root, tmp_path / 'leaky')
     # data without a val split: trains, says so once, and writes no entry
     no_val = _plane_scene(tmp_path / 'no_val', frames=40, splits=('train', 'train', 'test'))
     with caplog.at_level('WARNING', logger='pose_reloc.inference.calibration'):
-        plain = get_trainer('apr')(cfg, no_val, tmp_path / 'plain')
+        plain = train_bundle('apr', cfg, no_val, tmp_path / 'plain')
     assert 'covariance_calibration' not in json.loads((plain / 'config.json').read_text())
     assert load_localizer(plain, device='cpu').covariance_calibration is None
-    skipped = [r for r in caplog.records if r.name == 'pose_reloc.inference.calibration']
+    skipped = [r for r in caplog.records if r.name == 'pose_reloc.inference.calibration'
+               and r.levelno >= logging.WARNING]
     assert len(skipped) == 1 and "no 'val' frames" in skipped[0].getMessage()
 
 
@@ -225,8 +227,8 @@ def test_training_keeps_the_bundle_when_calibration_has_too_few_frames(tmp_path,
         'data.val_frames=5', 'optim.epochs=1', 'optim.max_minutes=0', 'run.progress=false',
         'run.device=cpu', 'model.freeze_encoder=0', 'data.calibration_frames=8'])
     with caplog.at_level('WARNING', logger='pose_reloc.inference.calibration'):
-        bundle = get_trainer('apr')(cfg, root, tmp_path / 'apr')
+        bundle = train_bundle('apr', cfg, root, tmp_path / 'apr')
     assert 'covariance_calibration' not in json.loads((bundle / 'config.json').read_text())
     messages = [r.getMessage() for r in caplog.records
-                if r.name == 'pose_reloc.inference.calibration']
+                if r.name == 'pose_reloc.inference.calibration' and r.levelno >= logging.WARNING]
     assert len(messages) == 1 and 'calibration skipped' in messages[0]

@@ -21,7 +21,7 @@ from pose_reloc.ros.bag_eval import live_bag_eval
 from pose_reloc.ros.bag_export import export_bag
 from pose_reloc.ros.extract import extract_bag
 from pose_reloc.ros.reloc_node import _tf_message_type
-from pose_reloc.training.registry import train_from_preset
+from pose_reloc.workflows import train_from_preset
 
 TRAIN_OVERRIDES = ['model.backbone=tiny', 'model.pretrained=none', 'optim.epochs=50',
                    'optim.max_minutes=2', 'optim.lr=3e-3', 'data.height=48', 'data.width=64',

@@ -97,7 +97,7 @@ def bundle(tmp_path_factory):
     """Make an untrained tiny APR model bundle: 48x64 input, MC-dropout covariance."""
     import torch
 
-    from pose_reloc.inference.bundle import save_bundle
+    from pose_reloc.core.bundle import save_bundle
     from pose_reloc.models.apr import PoseRegressor
     torch.manual_seed(0)
     model = PoseRegressor('tiny', None, fc_dim=16, dropout=0.3, rotation='quat').eval()

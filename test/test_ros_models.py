@@ -29,7 +29,7 @@ from pose_reloc.ros.conversions import msg_covariance, msg_to_T, rgb_to_image, s
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import POSE_QOS
-from pose_reloc.training.registry import train_from_preset
+from pose_reloc.workflows import train_from_preset
 
 SIZE = (64, 48)
 PNP_THRESHOLD_PX = 4.0

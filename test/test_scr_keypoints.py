@@ -14,10 +14,10 @@ import shutil
 import numpy as np
 import pytest
 
+from pose_reloc.core.bundle import read_bundle_config
 from pose_reloc.data.synthetic.generate import generate_dataset
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.inference import load_localizer
-from pose_reloc.inference.bundle import read_bundle_config
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.inference.scr_keypoints import KeypointSCRLocalizer
 from pose_reloc.models.keypoints import extract_features, FeatureConfig, root_sift, \

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from pose_reloc.core.bundle import read_bundle_config
 from pose_reloc.data.formats import load_dataset, PosedFolderWriter
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.inference import load_localizer
 from pose_reloc.inference.baselines import MeanPoseLocalizer
-from pose_reloc.inference.bundle import read_bundle_config
 from pose_reloc.inference.evaluate import evaluate
 from pose_reloc.inference.scr import SCRLocalizer
 from pose_reloc.training.config import load_preset

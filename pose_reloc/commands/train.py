@@ -5,7 +5,7 @@
 import argparse
 from pathlib import Path
 
-from pose_reloc.training.registry import train_from_preset
+from pose_reloc.workflows import train_from_preset
 
 HELP = 'train a relocalization model (apr, mspn, scr, ...) and write a model bundle'
 

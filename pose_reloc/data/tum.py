@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_reloc.core.files import atomic_write_text
+from pose_reloc.core.util import NS_PER_S
 from pose_reloc.data.records import ROTATION_TOL
 from pose_reloc.geometry.rotations import matrix_to_quat, quat_validate
 from pose_reloc.geometry.se3 import is_valid_T, T_from_pos_quat
@@ -22,8 +24,6 @@ from pose_reloc.geometry.se3 import is_valid_T, T_from_pos_quat
 #: Accepted deviation of a quaternion's norm from 1; files with quaternions rounded to 4
 #: decimals (the TUM RGB-D ground truth) pass, unnormalized ones do not.
 QUAT_TOLERANCE = 1e-3
-
-_NS_PER_S = 10 ** 9
 
 
 def timestamp_ns_to_str(timestamp_ns: int) -> str:
@@ -37,7 +37,7 @@ def timestamp_ns_to_str(timestamp_ns: int) -> str:
     """
     ns = int(timestamp_ns)
     sign = '-' if ns < 0 else ''
-    seconds, frac = divmod(abs(ns), _NS_PER_S)
+    seconds, frac = divmod(abs(ns), NS_PER_S)
     return f'{sign}{seconds}.{frac:09d}'
 
 
@@ -65,9 +65,9 @@ def timestamp_str_to_ns(text: str, where: str) -> int:
     if not value.is_finite():
         raise ValueError(f'{where}: time stamp {text!r} is not finite')
     try:
-        scaled = int((value * _NS_PER_S).quantize(decimal.Decimal(1),
-                                                  rounding=decimal.ROUND_HALF_EVEN,
-                                                  context=decimal.Context(prec=40)))
+        scaled = int((value * NS_PER_S).quantize(decimal.Decimal(1),
+                                                 rounding=decimal.ROUND_HALF_EVEN,
+                                                 context=decimal.Context(prec=40)))
     except decimal.InvalidOperation:
         raise ValueError(f'{where}: time stamp {text!r} is out of range') from None
     if not -2 ** 63 <= scaled < 2 ** 63:
@@ -196,14 +196,11 @@ def _write_rows(path, stamp_texts, T):
     path = Path(path)
     q = matrix_to_quat(T[:, :3, :3]) if len(T) else np.zeros((0, 4))
     t = T[:, :3, 3]
-    tmp = path.with_name(path.name + '.tmp')
-    with tmp.open('w') as f:
-        f.write('# timestamp tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)\n')
-        for stamp, ti, qi in zip(stamp_texts, t, q):
-            f.write(stamp + ' ' + ' '.join(f'{x:.9f}' for x in ti) + ' '
-                    + ' '.join(f'{x:.12f}' for x in qi) + '\n')
-    tmp.replace(path)
-    return path
+    lines = ['# timestamp tx ty tz qx qy qz qw (T_world_cam, OpenCV optical frame)\n']
+    for stamp, ti, qi in zip(stamp_texts, t, q):
+        lines.append(stamp + ' ' + ' '.join(f'{x:.9f}' for x in ti) + ' '
+                     + ' '.join(f'{x:.12f}' for x in qi) + '\n')
+    return atomic_write_text(path, ''.join(lines))
 
 
 def write_tum(path, timestamps_s, T_world_cam):

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import yaml
 
+from pose_reloc.core.files import atomic_write_text
 from pose_reloc.geometry.rotations import as_float_array
 
 #: Pose conversion between camera axis conventions: the OpenGL / NeRF camera frame
@@ -388,6 +389,8 @@ def camera_from_ros_yaml(data, source='camera yaml'):
         raise ValueError(f'{source}: key camera_matrix must be [[fx, 0, cx], [0, fy, cy], '
                          f'[0, 0, 1]] (no skew), got {K.tolist()}')
     model = data.get('distortion_model', 'none') or 'none'
+    if not isinstance(model, str):
+        raise ValueError(f'{source}: key distortion_model must be a string, got {model!r}')
     aliases = {'rational_polynomial': 'plumb_bob', 'fisheye': 'equidistant'}
     model = aliases.get(model, model)
     if model not in DISTORTION_MODELS:
@@ -492,9 +495,5 @@ def write_camera_yaml(path, camera, name):
     Returns:
         Path of the written file.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(yaml.safe_dump(camera_to_ros_yaml(camera, name), sort_keys=False,
-                                  default_flow_style=None))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(camera_to_ros_yaml(camera, name),
+                                                  sort_keys=False, default_flow_style=None))

@@ -9,11 +9,11 @@ imported; the module for a method is imported on first use (``apr`` and ``mspn``
 ``m`` -> ``pose_reloc.inference.m``).
 """
 
-import importlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Union
 
-from pose_reloc.inference.bundle import BundleError, read_bundle_config
+from pose_reloc.core.bundle import BundleError, read_bundle_config
+from pose_reloc.core.registry import LazyRegistry
 
 #: method -> module that registers its localizer factory (imported lazily).
 DEFAULT_MODULES: Dict[str, str] = {
@@ -23,12 +23,15 @@ DEFAULT_MODULES: Dict[str, str] = {
 }
 
 LocalizerFactory = Callable[..., Any]
-_FACTORIES: Dict[str, LocalizerFactory] = {}
+LOCALIZERS: LazyRegistry[LocalizerFactory] = LazyRegistry(
+    'localizer method',
+    lambda method: DEFAULT_MODULES.get(method, f'pose_reloc.inference.{method}'),
+    error=BundleError)
 
 
 def register_localizer(method: str, factory: LocalizerFactory) -> None:
     """Register ``factory(bundle_path, device='auto', **options) -> Localizer``."""
-    _FACTORIES[method] = factory
+    LOCALIZERS.register(method, factory)
 
 
 def localizer_factory(method: str) -> LocalizerFactory:
@@ -37,17 +40,7 @@ def localizer_factory(method: str) -> LocalizerFactory:
     Raises:
         BundleError: if no module provides a localizer for ``method``.
     """
-    if method not in _FACTORIES:
-        module = DEFAULT_MODULES.get(method, f'pose_reloc.inference.{method}')
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-        if method not in _FACTORIES:
-            raise BundleError(f'no localizer is registered for method {method!r} '
-                              f'(known: {sorted(_FACTORIES) or "none"})')
-    return _FACTORIES[method]
+    return LOCALIZERS.get(method)
 
 
 def load_localizer(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):

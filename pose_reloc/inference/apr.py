@@ -19,11 +19,13 @@ import cv2
 import numpy as np
 import torch
 
-from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.core.bundle import BundleError, config_file, load_state_strict, read_bundle
+from pose_reloc.core.device import pick_device
+from pose_reloc.core.util import check_rgb_image
+from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
@@ -42,16 +44,20 @@ def build_model_from_bundle(bundle_path: Union[str, Path], device: str = 'cpu'):
         BundleError: for pickle files, other methods/architectures or tensor mismatches.
     """
     config, state = read_bundle(bundle_path, methods=tuple(ARCHITECTURES))
+    where = config_file(bundle_path)
     classes = ARCHITECTURES[config['method']]
     name = config['architecture']['name']
     if name not in classes:
-        raise BundleError(f'bundle {bundle_path}: method {config["method"]!r} expects '
-                          f'architecture {sorted(classes)}, got {name!r}')
+        raise BundleError(f'{where}: method {config["method"]!r} expects "architecture.name" '
+                          f'in {sorted(classes)}, got {name!r}')
+    if config['method'] == 'mspn' and \
+            config['architecture']['num_scenes'] != len(config['scenes']):
+        raise BundleError(f'{where}: "scenes" lists {len(config["scenes"])} scenes, '
+                          f'"architecture.num_scenes" is {config["architecture"]["num_scenes"]}')
     try:
         model = classes[name].from_architecture(config['architecture'])
     except (TypeError, ValueError) as exc:
-        raise BundleError(f'bundle {bundle_path}: cannot rebuild {name} from '
-                          f'{config["architecture"]}: {exc}') from exc
+        raise BundleError(f'{where}: "architecture" cannot rebuild {name}: {exc}') from exc
     load_state_strict(model, state, bundle_path)
     return config, model.to(device).eval()
 
@@ -71,17 +77,13 @@ class APRLocalizer:
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto',
                  mc_samples: Optional[int] = None, covariance_scale: float = 1.0,
                  seed: int = 0):
-        from pose_reloc.training.loop import pick_device
         self.bundle_path = Path(bundle_path)
         self.device = pick_device(device)
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
         self.method: str = self.config['method']
         entries = self.config['scenes']
-        if not entries:
-            raise BundleError(f'bundle {bundle_path} lists no scenes')
-        self.scenes: List[str] = [e['name'] for e in entries]
-        self.camera: Optional[PinholeCamera] = camera_from_ros_yaml(entries[0]['camera']) \
-            if entries[0].get('camera') else None
+        self.scenes: List[str] = scene_names(self.config, bundle_path)
+        self.camera: Optional[PinholeCamera] = scene_camera(self.config, bundle_path)
         self._t_mean = torch.tensor([e['translation_mean'] for e in entries],
                                     dtype=torch.float32, device=self.device)
         self._t_scale = torch.tensor([e['translation_scale'] for e in entries],
@@ -98,7 +100,8 @@ class APRLocalizer:
         self.covariance_scale = float(covariance_scale)
         try:
             #: the bundle's ``CovarianceCalibration`` (None = scales 1).
-            self.covariance_calibration = read_calibration(self.config, str(bundle_path))
+            self.covariance_calibration = read_calibration(self.config,
+                                                           str(config_file(bundle_path)))
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
@@ -109,10 +112,7 @@ class APRLocalizer:
         Raises:
             ValueError: if the image is not ``(H, W, 3) uint8``.
         """
-        image = np.asarray(image_rgb_hw3)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got shape {image.shape} '
-                             f'dtype {image.dtype}')
+        image = check_rgb_image(image_rgb_hw3)
         h, w = self.input_hw
         if self.resize > 0:
             scale = self.resize / min(image.shape[:2])

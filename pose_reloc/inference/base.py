@@ -3,11 +3,13 @@
 """What every localizer returns and the protocol it follows."""
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Protocol, runtime_checkable, Union
 
 import numpy as np
 
-from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.core.bundle import BundleError, config_file
+from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
 
 
 @dataclass
@@ -62,3 +64,32 @@ class Localizer(Protocol):
             camera: its intrinsics if they differ from the training camera.
             scene: an oracle scene name (multi-scene models), or None to predict it.
         """
+
+
+def scene_names(config: Mapping[str, Any], bundle_path: Union[str, Path]) -> List[str]:
+    """Return the names of the bundle's scenes.
+
+    Raises:
+        BundleError: naming the bundle's ``config.json`` and ``scenes`` when it lists none.
+    """
+    if not config['scenes']:
+        raise BundleError(f'{config_file(bundle_path)}: "scenes" lists no scene')
+    return [entry['name'] for entry in config['scenes']]
+
+
+def scene_camera(config: Mapping[str, Any], bundle_path: Union[str, Path],
+                 index: int = 0) -> Optional[PinholeCamera]:
+    """Return the camera of the bundle's scene ``index`` (None when the entry has none).
+
+    Raises:
+        BundleError: naming the bundle's ``config.json`` and ``scenes[index].camera`` when
+            the camera entry is malformed.
+    """
+    entry = config['scenes'][index].get('camera')
+    if entry is None:
+        return None
+    source = f'{config_file(bundle_path)}: "scenes[{index}].camera"'
+    try:
+        return camera_from_ros_yaml(entry, source=source)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise BundleError(exc if source in str(exc) else f'{source}: {exc!r}') from exc

@@ -25,8 +25,9 @@ positive definite (or not finite) are left out of that block's fit and counted i
 
 The result is stored in a bundle's ``config.json`` as ``covariance_calibration`` (see
 :meth:`CovarianceCalibration.to_json`); ``APRLocalizer`` and ``SCRLocalizer`` apply it to
-the covariance they return (a bundle without the entry: scales 1). Trainers calibrate at the
-end of training when ``data.calibration_split`` is set (:func:`calibrate_after_training`).
+the covariance they return (a bundle without the entry: scales 1). ``pose-reloc train``
+(``pose_reloc.workflows.train_bundle``) calibrates after the trainer when
+``data.calibration_split`` is set (:func:`calibrate_after_training`).
 """
 
 from dataclasses import asdict, dataclass
@@ -267,6 +268,18 @@ def calibrate_localizer(localizer: Any, frames: Sequence[Any], split: str = '',
     return fit_covariance_calibration(np.array(covs), np.array(errors), split)
 
 
+def check_calibration_split(cfg: Any) -> None:
+    """Refuse a ``data.calibration_split`` equal to the training split (before training).
+
+    Raises:
+        ValueError: naming the split.
+    """
+    split = cfg.data.calibration_split
+    if split and split == cfg.data.train_split:
+        raise ValueError(f'data.calibration_split {split!r} is the training split; calibrate '
+                         'on held-out frames (e.g. a "val" split)')
+
+
 def calibrate_after_training(bundle_path: Union[str, Path], data_root: Union[str, Path],
                              cfg: Any) -> Path:
     """Calibrate a freshly trained bundle on ``cfg.data.calibration_split`` frames.
@@ -296,12 +309,10 @@ def calibrate_after_training(bundle_path: Union[str, Path], data_root: Union[str
     split = data_cfg.calibration_split
     if not split:
         return Path(bundle_path)
-    if split == data_cfg.train_split:
-        raise ValueError(f'data.calibration_split {split!r} is the training split; calibrate '
-                         'on held-out frames (e.g. a "val" split)')
+    check_calibration_split(cfg)
     from pose_reloc.data.formats import load_dataset
     from pose_reloc.inference import load_localizer
-    from pose_reloc.inference.bundle import update_bundle_config
+    from pose_reloc.core.bundle import update_bundle_config
     from pose_reloc.inference.evaluate import select_frames
     dataset_scenes = load_dataset(data_root)
     wanted = set(data_cfg.scenes) or {s.name for s in dataset_scenes}

@@ -26,7 +26,6 @@ The report (``evaluate(...)``, ``pose-reloc eval --json``) has stable keys:
   ``per_frame`` (one dict per frame, when ``include_frames``).
 """
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -36,6 +35,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 from tqdm import tqdm
 
+from pose_reloc.core.files import write_json
+from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, load_image
 from pose_reloc.data.tum import write_tum_ns
@@ -169,9 +170,7 @@ def select_frames(dataset_scenes: Sequence[Any], model_scenes: Sequence[str], sp
         frames = scene.split(split) if split else list(scene.frames)
         if not frames:
             raise ValueError(f'scene {name!r} has no frames in split {split!r}')
-        if max_frames and len(frames) > max_frames:
-            idx = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
-            frames = [frames[i] for i in idx]
+        frames = evenly_spaced(frames, max_frames)
         out[name] = frames
     return out
 
@@ -205,7 +204,8 @@ def _frame_row(frame: Frame, scene_name: str, query_scene: Optional[str], est: A
         row['translation_error_m'] = float(translation_error_m(T_est[None], T_gt[None])[0])
         row['rotation_error_deg'] = float(rotation_error_deg(T_est[None], T_gt[None])[0])
         if est.covariance is not None:
-            row.update(_coverage(T_est, T_gt, np.asarray(est.covariance, dtype=np.float64)))
+            row.update(covariance_coverage(T_est, T_gt,
+                                           np.asarray(est.covariance, dtype=np.float64)))
     for key, value in (est.timings_ms or {}).items():
         row[f'timing_{key}_ms'] = float(value)
     for key, value in (est.extras or {}).items():
@@ -215,7 +215,14 @@ def _frame_row(frame: Frame, scene_name: str, query_scene: Optional[str], est: A
     return row
 
 
-def _coverage(T_est: np.ndarray, T_gt: np.ndarray, cov_66: np.ndarray) -> Dict[str, Any]:
+def covariance_coverage(T_est: np.ndarray, T_gt: np.ndarray,
+                        cov_66: np.ndarray) -> Dict[str, Any]:
+    """Whether ``cov_66`` covers the error of ``T_est`` at 2 sigma (Mahalanobis distance).
+
+    Returns:
+        ``within_2sigma_t|r|pose`` (bools; False for a covariance that is not positive
+        definite) and ``sigma_translation_m`` (RMS of the translation sigmas).
+    """
     err = pose_error_6d(T_est, T_gt)[None]
     out = {}
     for name, sl, dof in (('t', slice(0, 3), 3), ('r', slice(3, 6), 3), ('pose', slice(0, 6), 6)):
@@ -263,34 +270,6 @@ def _summarize_rows(rows: List[Dict[str, Any]], with_scene_accuracy: bool) -> Di
                 np.median([r['sigma_translation_m'] for r in cov_rows])),
         }
     return out
-
-
-def write_json(path: Union[str, Path], report: Dict[str, Any]) -> Path:
-    """Write ``report`` as indented JSON atomically (NaN/inf become null)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(_json_safe(report), f, indent=2)
-        f.write('\n')
-    os.replace(tmp, path)
-    return path
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    return value
 
 
 def write_predictions_tum(rows: List[Dict[str, Any]], path: Union[str, Path]) -> List[Path]:

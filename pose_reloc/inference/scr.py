@@ -17,18 +17,20 @@ falls below the thresholds the estimate has ``ok=False`` and the PnP failure rea
 import dataclasses
 from pathlib import Path
 import time
-from typing import Any, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import cv2
 import numpy as np
 import torch
 
-from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
+from pose_reloc.core.bundle import BundleError, check_fields, config_file, load_state_strict, \
+    read_bundle, read_bundle_config
+from pose_reloc.core.device import pick_device
+from pose_reloc.core.util import check_rgb_image
+from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, load_state_strict, read_bundle, \
-    read_bundle_config
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
@@ -64,28 +66,27 @@ class SCRLocalizer:
 
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
         """Load the bundle (see the class docstring)."""
-        from pose_reloc.training.loop import pick_device
         config, state = read_bundle(bundle_path, methods=['scr'], architectures=['SCRNet'])
+        where = config_file(bundle_path)
         arch = config['architecture']
         self.bundle_path = Path(bundle_path)
         self.device = pick_device(device)
-        self.model = SCRNet(arch['trunk'], arch['head_channels'])
+        try:
+            self.model = SCRNet(arch['trunk'], arch['head_channels'])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f'{where}: "architecture" cannot rebuild SCRNet: {exc}') from exc
         load_state_strict(self.model, state, bundle_path)
         self.model.eval().to(self.device)
-        scene = config['scenes'][0]
-        self.scenes = [scene['name']]
-        self.camera = camera_from_ros_yaml(scene['camera'], source=f'{bundle_path} scenes[0]')
+        self.scenes = scene_names(config, bundle_path)[:1]
+        self.camera = scene_camera(config, bundle_path)
+        if self.camera is None:
+            raise BundleError(f'{where}: missing key "scenes[0].camera"')
         self.short_side = int(min(config['input']['height'], config['input']['width']))
         self.mean = torch.tensor(config['input']['mean'], dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(config['input']['std'], dtype=torch.float32).view(1, 3, 1, 1)
-        fields = {f.name for f in dataclasses.fields(PnPConfig)}
-        unknown = sorted(set(pnp_options) - fields)
-        if unknown:
-            raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
-                             f'{sorted(fields)}')
-        self.pnp = PnPConfig(**{**config.get('pnp', {}), **pnp_options})
+        self.pnp = pnp_config(config, where, pnp_options)
         try:
-            self.covariance_calibration = read_calibration(config, str(bundle_path))
+            self.covariance_calibration = read_calibration(config, str(where))
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
 
@@ -126,10 +127,7 @@ class SCRLocalizer:
             ValueError: for a malformed image, a camera of another size or an unknown scene.
         """
         t0 = time.perf_counter()
-        image = np.asarray(image_rgb_hw3)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got {image.shape} '
-                             f'{image.dtype}')
+        image = check_rgb_image(image_rgb_hw3)
         if scene is not None and scene not in self.scenes:
             raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
         camera = self._camera_for(image, camera)
@@ -158,6 +156,23 @@ class SCRLocalizer:
                             covariance=covariance,
                             confidence=float(result.inlier_ratio), scene=self.scenes[0],
                             failure=result.failure, timings_ms=timings, extras=extras)
+
+
+def pnp_config(config: Dict[str, Any], where: Union[str, Path],
+               options: Dict[str, Any]) -> PnPConfig:
+    """Return the bundle's ``pnp`` section as a ``PnPConfig``, ``options`` applied on top.
+
+    Raises:
+        BundleError: for a malformed ``pnp`` section (naming ``where`` and the key).
+        ValueError: for unknown or invalid options.
+    """
+    fields = {f.name for f in dataclasses.fields(PnPConfig)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
+                         f'{sorted(fields)}')
+    return dataclasses.replace(check_fields(PnPConfig, config.get('pnp', {}), where, 'pnp'),
+                               **options)
 
 
 def load_scr_localizer(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):

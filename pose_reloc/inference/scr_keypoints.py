@@ -11,19 +11,20 @@ ratio).
 The PnP covariance is scaled by the bundle's ``covariance_calibration``.
 """
 
-import dataclasses
 from pathlib import Path
 import time
 from typing import Any, Optional, Union
 
 import numpy as np
 
-from pose_reloc.geometry.camera import camera_from_ros_yaml, PinholeCamera
-from pose_reloc.geometry.pnp import PnPConfig
-from pose_reloc.inference.base import PoseEstimate
-from pose_reloc.inference.bundle import BundleError, read_bundle
+from pose_reloc.core.bundle import BundleError, check_fields, config_file, read_bundle, \
+    WEIGHTS_NAME
+from pose_reloc.core.util import check_rgb_image
+from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
-from pose_reloc.models.keypoints import FeatureConfig, SceneCoordinateMap
+from pose_reloc.inference.scr import pnp_config
+from pose_reloc.models.keypoints import FeatureConfig, localize_with_map, SceneCoordinateMap
 
 #: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
 ASPECT_TOL = 0.01
@@ -58,27 +59,26 @@ class KeypointSCRLocalizer:
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto', **pnp_options: Any):
         """Load the bundle (see the class docstring)."""
         config, state = read_bundle(bundle_path, methods=['scr'], architectures=['KeypointSCR'])
+        where = config_file(bundle_path)
         arch = config['architecture']
         self.bundle_path = Path(bundle_path)
+        # the map was built with exactly these settings: a default would silently differ
+        self.features = check_fields(FeatureConfig, arch['features'], where,
+                                     'architecture.features', require_all=True)
         try:
-            self.features = FeatureConfig(**arch['features'])
             self.scene_map = SceneCoordinateMap.from_state_dict(
                 state, ratio=float(arch['match_ratio']),
                 checks=int(arch.get('match_checks', 32)))
-            scene = config['scenes'][0]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise BundleError(f'bundle {bundle_path}: malformed KeypointSCR bundle: '
-                              f'{exc!r}') from exc
-        self.scenes = [scene['name']]
-        self.camera = camera_from_ros_yaml(scene['camera'], source=f'{bundle_path} scenes[0]')
-        fields = {f.name for f in dataclasses.fields(PnPConfig)}
-        unknown = sorted(set(pnp_options) - fields)
-        if unknown:
-            raise ValueError(f'unknown SCR localizer option(s) {unknown}; PnP options are '
-                             f'{sorted(fields)}')
-        self.pnp = PnPConfig(**{**config.get('pnp', {}), **pnp_options})
+            raise BundleError(f'{Path(bundle_path) / WEIGHTS_NAME}: not a KeypointSCR scene '
+                              f'coordinate map: {exc!r}') from exc
+        self.scenes = scene_names(config, bundle_path)[:1]
+        self.camera = scene_camera(config, bundle_path)
+        if self.camera is None:
+            raise BundleError(f'{where}: missing key "scenes[0].camera"')
+        self.pnp = pnp_config(config, where, pnp_options)
         try:
-            self.covariance_calibration = read_calibration(config, str(bundle_path))
+            self.covariance_calibration = read_calibration(config, str(where))
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
 
@@ -118,12 +118,8 @@ class KeypointSCRLocalizer:
         Raises:
             ValueError: for a malformed image, a camera of another size or an unknown scene.
         """
-        from pose_reloc.training.scr_keypoints import localize_with_map
         t0 = time.perf_counter()
-        image = np.asarray(image_rgb_hw3)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f'expected an (H, W, 3) uint8 RGB image, got {image.shape} '
-                             f'{image.dtype}')
+        image = check_rgb_image(image_rgb_hw3)
         if scene is not None and scene not in self.scenes:
             raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
         camera = self._camera_for(image.shape[1], image.shape[0], camera)

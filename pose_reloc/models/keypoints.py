@@ -28,11 +28,14 @@ by triangulating matched keypoints across training frames under their known pose
 """
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+import time
+from typing import Any, Dict, Tuple
 
 import cv2
 import numpy as np
 import torch
+
+from pose_reloc.geometry.pnp import PnPConfig, solve_pnp_ransac
 
 #: descriptor length of SIFT.
 DESCRIPTOR_DIM = 128
@@ -211,3 +214,29 @@ class SceneCoordinateMap:
         if missing:
             raise ValueError(f'scene coordinate map lacks tensors {missing}')
         return cls(state['descriptors'].numpy(), state['points'].numpy(), ratio, checks)
+
+
+def localize_with_map(image_rgb_hw3: np.ndarray, camera: Any, scene_map: SceneCoordinateMap,
+                      feature_cfg: FeatureConfig, pnp_cfg: PnPConfig):
+    """Localize one image against a scene coordinate map.
+
+    Args:
+        image_rgb_hw3: (H, W, 3) uint8 RGB image.
+        camera: its ``PinholeCamera`` (same size).
+        scene_map: the map.
+        feature_cfg: feature settings of the map.
+        pnp_cfg: PnP settings.
+
+    Returns:
+        ``(PnPResult, points_world (K, 3), timings_ms)`` with ``features``, ``regression``
+        and ``pnp`` timings.
+    """
+    t0 = time.perf_counter()
+    uv, descriptors = extract_features(image_rgb_hw3, feature_cfg)
+    t1 = time.perf_counter()
+    points, query = scene_map.regress(descriptors)
+    t2 = time.perf_counter()
+    result = solve_pnp_ransac(points, uv[query], camera, pnp_cfg)
+    t3 = time.perf_counter()
+    return result, points, {'features': 1e3 * (t1 - t0), 'regression': 1e3 * (t2 - t1),
+                            'pnp': 1e3 * (t3 - t2)}

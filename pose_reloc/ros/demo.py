@@ -72,7 +72,7 @@ def run_demo(out_dir, quick: bool = False, progress: bool = True) -> Dict[str, A
         FileExistsError: ``out_dir`` exists.
 
     """
-    from pose_reloc.training.registry import train_from_preset
+    from pose_reloc.workflows import train_from_preset
     from pose_reloc.data.formats.posed_folder import read_scene
     from pose_reloc.data.synthetic.generate import generate_scene
     from pose_reloc.geometry.metrics import summarize

@@ -21,12 +21,12 @@ import importlib
 import json
 import os
 from pathlib import Path
-import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from pose_reloc.core.util import NS_PER_S
 from pose_reloc.ros.bag_io import BagReader
 
 #: publishing rate of /clock while waiting between messages (Hz), like ros2 bag play's 40 Hz.
@@ -259,7 +259,7 @@ def _header_stamp_ns(raw: bytes) -> int:
     order = 'little' if raw[1] == 1 else 'big'
     sec = int.from_bytes(raw[4:8], order, signed=True)
     nanosec = int.from_bytes(raw[8:12], order, signed=False)
-    return sec * 1_000_000_000 + nanosec
+    return sec * NS_PER_S + nanosec
 
 
 def replay_bag_standalone(bag, **kwargs) -> dict:
@@ -271,13 +271,3 @@ def replay_bag_standalone(bag, **kwargs) -> dict:
         return replay_bag(bag, **kwargs)
     finally:
         rclpy.try_shutdown()
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``pose-reloc replay`` as a module: ``python -m pose_reloc.ros.replay BAG ...``."""
-    from pose_reloc.cli import main as cli_main
-    return cli_main(['replay'] + list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -16,9 +16,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from pose_reloc.core.util import NS_PER_S
 from pose_reloc.geometry.se3 import interpolate, interpolate_at, invert
-
-NS = 1_000_000_000
 
 
 class TransformError(LookupError):
@@ -64,8 +63,8 @@ class _Link:
         stamps = self.stamps_ns
         if stamp_ns < stamps[0] or stamp_ns > stamps[-1]:
             raise TransformError(
-                f'{self.parent} -> {child} at {stamp_ns / NS:.3f} s is outside its data '
-                f'[{stamps[0] / NS:.3f}, {stamps[-1] / NS:.3f}] s (no extrapolation)')
+                f'{self.parent} -> {child} at {stamp_ns / NS_PER_S:.3f} s is outside its data '
+                f'[{stamps[0] / NS_PER_S:.3f}, {stamps[-1] / NS_PER_S:.3f}] s (no extrapolation)')
         i = bisect.bisect_left(stamps, stamp_ns)
         if stamps[i] == stamp_ns:
             return self.transforms[i]

@@ -24,18 +24,20 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from pose_reloc.core.bundle import read_bundle, save_bundle
+from pose_reloc.core.device import pick_device, seed_everything
+from pose_reloc.core.files import json_ready
+from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, load_image, Scene
 from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.rotations import matrix_to_quat
-from pose_reloc.inference.bundle import read_bundle, save_bundle
-from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
-from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, FitResult, pick_device, seed_everything, \
-    work_dir_for
+from pose_reloc.training.config import register_model_config, require_one_scene, \
+    TrainConfig
+from pose_reloc.training.loop import fit, FitResult, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -324,7 +326,8 @@ def select_scenes(data_root: Path, wanted: Sequence[str]) -> List[Scene]:
 
 def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
                  known_norms: Optional[Dict[str, SceneNorm]] = None,
-                 scene_order: Optional[Sequence[str]] = None) -> PreparedData:
+                 scene_order: Optional[Sequence[str]] = None,
+                 single_scene: str = '') -> PreparedData:
     """Build the training and validation datasets of ``cfg`` from ``data_root``.
 
     Args:
@@ -334,11 +337,16 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
         known_norms: reuse these normalizations for scenes already in an init bundle.
         scene_order: scene index order (default: dataset order); scenes listed here but
             absent from the data keep their index (for fine-tuning a multi-scene bundle).
+        single_scene: name of a single-scene method: several scenes are refused (before
+            any image is decoded) unless ``data.allow_multi_scene`` is set.
 
     Raises:
-        ValueError: if a scene has no training frames.
+        ValueError: if a scene has no training frames, or several scenes reach a
+            single-scene method.
     """
     scenes = select_scenes(data_root, cfg.data.scenes)
+    if single_scene and not cfg.data.allow_multi_scene:
+        require_one_scene(single_scene, data_root, [s.name for s in scenes])
     names = list(scene_order) if scene_order else []
     names += [s.name for s in scenes if s.name not in names]
     by_name = {s.name: s for s in scenes}
@@ -361,9 +369,7 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
         train_frames += frames
         train_ids += [idx] * len(frames)
         val = scene.split(cfg.data.val_split) if cfg.data.val_split else []
-        if cfg.data.val_frames and len(val) > cfg.data.val_frames:
-            keep = np.linspace(0, len(val) - 1, cfg.data.val_frames).round().astype(int)
-            val = [val[i] for i in keep]
+        val = evenly_spaced(val, cfg.data.val_frames)
         val_frames += val
         val_ids += [idx] * len(val)
     progress = cfg.run.progress
@@ -457,7 +463,7 @@ def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
             'epochs_completed': result.epochs_completed,
             'stopped_by_budget': result.stopped_by_budget,
             'elapsed_s': float(last.get('elapsed_s', result.elapsed_s)),
-            'final': {k: (float(v) if np.isfinite(v) else None) for k, v in last.items()},
+            'final': json_ready({k: float(v) for k, v in last.items()}),
             'learned_loss_weights': learned,
             'init_bundle': str(init_bundle) if init_bundle else None,
             'device': str(device)}
@@ -476,8 +482,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
 
     Args:
         cfg: a config whose ``model`` is an :class:`APRModelConfig`.
-        data_root: one scene (or a multi-scene root: the naive one-model-for-all
-            baseline, with one shared normalization over all training frames).
+        data_root: one scene, or a multi-scene root with ``data.scenes`` naming one.
+            Several scenes are refused unless ``data.allow_multi_scene`` is set (the naive
+            one-model-for-all baseline, one shared normalization over all frames).
         out_bundle: output bundle directory; checkpoints and ``log.csv`` go to
             ``<out_bundle>.work/``.
         resume: continue from the checkpoint.
@@ -490,7 +497,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
     pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
-    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip)
+    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip, single_scene='apr')
     if len(data.norms) > 1:
         norm = scene_norm('+'.join(data.scene_names), list(data.train.frames))
         data = _single_norm(data, norm)
@@ -546,8 +553,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }
-    bundle = save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'apr', model.architecture, model.state_dict(), meta)
 
 
 def _single_norm(data: PreparedData, norm: SceneNorm) -> PreparedData:

@@ -21,7 +21,6 @@ a new config and never mutate a preset.
 
 import dataclasses
 from dataclasses import dataclass, field
-import importlib
 import os
 from pathlib import Path
 import sys
@@ -29,6 +28,8 @@ import typing
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
+
+from pose_reloc.core.registry import LazyRegistry
 
 
 def _preset_dirs() -> List[Path]:
@@ -56,7 +57,9 @@ def _preset_dirs() -> List[Path]:
 #: Where the named presets live (see :func:`_preset_dirs`; the first match wins).
 PRESET_DIRS: List[Path] = _preset_dirs()
 
-_MODEL_CONFIGS: Dict[str, type] = {}
+#: method -> its ``model:`` dataclass (``pose_reloc.training.<method>`` registers it).
+MODEL_CONFIGS: LazyRegistry[type] = LazyRegistry(
+    'training method', lambda method: f'pose_reloc.training.{method}')
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class DataConfig:
         workers: DataLoader worker processes (0 = main process).
         use_depth: methods that can use depth (SCR) do when every training frame has it;
             False maps from RGB + poses alone even when depth exists.
+        allow_multi_scene: single-scene methods (``apr``) refuse data with several scenes
+            (their world frames differ); True trains one model across them anyway, the
+            naive baseline that Multi-Scene PoseNet (``mspn``) is compared with.
     """
 
     height: int = 224
@@ -111,6 +117,25 @@ class DataConfig:
     std: Tuple[float, ...] = ()
     workers: int = 0
     use_depth: bool = True
+    allow_multi_scene: bool = False
+
+
+def require_one_scene(method: str, data_root: Any, scene_names: Sequence[str]) -> None:
+    """Refuse anything but exactly one scene for a single-scene ``method``.
+
+    Raises:
+        ValueError: naming the scenes and the ways out (``--set data.scenes=[name]``,
+            ``--method mspn``).
+    """
+    names = list(scene_names)
+    if len(names) == 1:
+        return
+    if not names:
+        raise ValueError(f'{method} models one scene, but {data_root} gives none '
+                         '(check data.scenes)')
+    raise ValueError(f'{method} models one scene (one world frame), but {data_root} gives '
+                     f'{len(names)} scenes {names}: pick one with --set data.scenes=[{names[0]}], '
+                     'or train them together with --method mspn')
 
 
 @dataclass(frozen=True)
@@ -196,7 +221,7 @@ def register_model_config(method: str, cls: type) -> None:
     """
     if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):
         raise ValueError(f'model config for {method!r} must be a frozen dataclass, got {cls!r}')
-    _MODEL_CONFIGS[method] = cls
+    MODEL_CONFIGS.register(method, cls)
 
 
 def model_config_class(method: str) -> type:
@@ -208,16 +233,7 @@ def model_config_class(method: str) -> type:
     Raises:
         ValueError: if no module registers ``method``.
     """
-    if method not in _MODEL_CONFIGS:
-        try:
-            importlib.import_module(f'pose_reloc.training.{method}')
-        except ModuleNotFoundError as exc:
-            if exc.name != f'pose_reloc.training.{method}':
-                raise
-        if method not in _MODEL_CONFIGS:
-            known = ', '.join(sorted(_MODEL_CONFIGS)) or 'none registered yet'
-            raise ValueError(f'unknown training method {method!r} (known: {known})')
-    return _MODEL_CONFIGS[method]
+    return MODEL_CONFIGS.get(method)
 
 
 def preset_path(name_or_path: Union[str, Path]) -> Path:

@@ -18,11 +18,11 @@ dropout masks as an uninterrupted one.
 
 import csv
 from dataclasses import dataclass, field
+import io
 import logging
 import math
 import os
 from pathlib import Path
-import random
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from pose_reloc.core.device import pick_device, seed_everything
+from pose_reloc.core.files import atomic_write_text
 from pose_reloc.training.config import TrainConfig
 
 LOG = logging.getLogger(__name__)
@@ -63,40 +65,6 @@ class FitResult:
     checkpoint: Optional[Path] = None
     log_csv: Optional[Path] = None
     elapsed_s: float = 0.0
-
-
-def pick_device(name: str = 'auto') -> torch.device:
-    """Return the torch device for ``name``.
-
-    Args:
-        name: ``auto`` (CUDA when usable, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
-
-    Raises:
-        ValueError: for an unknown name or when CUDA is requested but unavailable.
-    """
-    if name in ('', 'auto'):
-        return torch.device('cuda' if _cuda_usable() else 'cpu')
-    if name == 'cpu':
-        return torch.device('cpu')
-    if name.startswith('cuda'):
-        if not _cuda_usable():
-            raise ValueError(f'device {name!r} requested but CUDA is not available')
-        return torch.device(name)
-    raise ValueError(f'unknown device {name!r} (use auto, cpu, cuda or cuda:N)')
-
-
-def _cuda_usable() -> bool:
-    try:
-        return bool(torch.cuda.is_available()) and torch.cuda.device_count() > 0
-    except RuntimeError:
-        return False
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA) random generators."""
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -283,10 +251,9 @@ def _write_csv(path: Path, history: List[Dict[str, float]]) -> None:
     keys: List[str] = []
     for row in history:
         keys += [k for k in row if k not in keys]
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        for row in history:
-            writer.writerow(row)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=keys)
+    writer.writeheader()
+    for row in history:
+        writer.writerow(row)
+    atomic_write_text(path, text.getvalue())

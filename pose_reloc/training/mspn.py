@@ -18,9 +18,9 @@ from typing import Dict, Optional
 import numpy as np
 import torch.nn.functional as F
 
+from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
+from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.geometry.camera import camera_from_ros_yaml
-from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
-from pose_reloc.inference.calibration import calibrate_after_training
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
@@ -29,7 +29,7 @@ from pose_reloc.training.apr import (build_criterion, denormalize, input_meta, m
                                      prepare_data, rotation_target, SceneNorm, to_input,
                                      training_meta, transfer_weights)
 from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
+from pose_reloc.training.loop import fit, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -155,8 +155,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                        'total': sum(p.numel() for p in model.parameters())},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }
-    bundle = save_bundle(out_bundle, 'mspn', model.architecture, model.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'mspn', model.architecture, model.state_dict(), meta)
 
 
 register_model_config('mspn', MSPNModelConfig)

@@ -28,7 +28,6 @@ log are the shared loop's (``training.loop.fit``); the result is an ``scr`` mode
 import dataclasses
 from dataclasses import dataclass
 import logging
-import math
 from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -38,14 +37,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
+from pose_reloc.core.device import pick_device, seed_everything
+from pose_reloc.core.files import json_ready
+from pose_reloc.core.util import evenly_spaced
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.models.keypoints import FeatureConfig
 from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
     SCRNet
-from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, pick_device, seed_everything, work_dir_for
+from pose_reloc.training.config import register_model_config, require_one_scene, \
+    TrainConfig
+from pose_reloc.training.loop import fit, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -82,7 +86,8 @@ class SCRModelConfig:
         pnp_min_inlier_ratio: PnP failure threshold (inlier ratio).
         pnp_ransac: RANSAC flavour (``geometry.pnp.RANSAC_FLAVOURS``).
         pnp_iterations: RANSAC iterations.
-        mean_frames: at most this many training frames estimate the scene mean coordinate.
+        mean_frames: at most this many training frames estimate the scene mean coordinate
+            (0 = all).
         max_keypoints: keypoints: at most this many SIFT keypoints per image.
         contrast_threshold: keypoints: SIFT's contrast threshold.
         feature_short_side: keypoints: images are resized to this shorter side before
@@ -364,13 +369,12 @@ def reprojection_loss(coords_b3hw: torch.Tensor, batch: Dict[str, torch.Tensor],
 
 def scene_statistics(dataset: SCRFrames, max_frames: int) -> Tuple[np.ndarray, float]:
     """Mean scene coordinate (3,) and median depth (m) over at most ``max_frames`` frames."""
-    indices = np.linspace(0, len(dataset) - 1, min(max_frames, len(dataset))).round()
     points, depths = [], []
-    for index in np.unique(indices.astype(int)):
-        _, depth, camera = dataset.load(int(index))
+    for index in evenly_spaced(range(len(dataset)), max_frames):
+        _, depth, camera = dataset.load(index)
         if depth is None:
             raise ValueError(f'{dataset.frames[index].image_path}: SCR training needs depth')
-        coords = scene_coordinate_targets(depth, camera, dataset.frames[int(index)].T_world_cam,
+        coords = scene_coordinate_targets(depth, camera, dataset.frames[index].T_world_cam,
                                           dataset.max_depth_spread)
         coords = coords[np.all(np.isfinite(coords), axis=-1)]
         points.append(coords)
@@ -416,9 +420,7 @@ def _select_scene(data_root: Path, cfg: TrainConfig):
     scenes = load_dataset(data_root)
     if cfg.data.scenes:
         scenes = [s for s in scenes if s.name in cfg.data.scenes]
-    if len(scenes) != 1:
-        raise ValueError(f'SCR models one scene; {data_root} gives '
-                         f'{[s.name for s in scenes]} (pick one with data.scenes=[name])')
+    require_one_scene('scr', data_root, [s.name for s in scenes])
     return scenes[0]
 
 
@@ -451,8 +453,6 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     Raises:
         ValueError: for a multi-scene root without a choice, frames without depth, bad sizes.
     """
-    from pose_reloc.inference.bundle import load_state_strict, read_bundle, save_bundle
-    from pose_reloc.inference.calibration import calibrate_after_training
     model_cfg: SCRModelConfig = cfg.model
     data_root, out_bundle = Path(data_root), Path(out_bundle)
     t_start = time.monotonic()
@@ -481,9 +481,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                           jitter)
     val_frames = [f for f in scene.split(cfg.data.val_split) if f.depth_path is not None] \
         if cfg.data.val_split else []
-    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
-        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
-        val_frames = [val_frames[i] for i in pick]
+    val_frames = evenly_spaced(val_frames, cfg.data.val_frames)
     val_set = SCRFrames(val_frames, size, None, mean, std,
                         model_cfg.max_depth_spread) if val_frames else None
     coord_mean, median_depth = scene_statistics(train_set, model_cfg.mean_frames)
@@ -551,10 +549,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'training': {'config': cfg.to_dict(), 'data_root': str(data_root),
                      'train_frames': len(train_frames), 'val_frames': len(val_frames),
                      'elapsed_s': time.monotonic() - t_start,
-                     'history': [_json_row(row) for row in history]},
+                     'history': json_ready(history)},
     }
-    bundle = save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'scr', architecture, model.state_dict(), meta)
 
 
 def _train_keypoints(cfg: TrainConfig, scene: Any, data_root: Path, out_bundle: Path) -> Path:
@@ -563,16 +560,9 @@ def _train_keypoints(cfg: TrainConfig, scene: Any, data_root: Path, out_bundle: 
     train_frames = scene.split(cfg.data.train_split)
     use_depth = scr_keypoints.choose_depth(cfg, train_frames, data_root)
     val_frames = scene.split(cfg.data.val_split) if cfg.data.val_split else []
-    if cfg.data.val_frames and len(val_frames) > cfg.data.val_frames:
-        pick = np.linspace(0, len(val_frames) - 1, cfg.data.val_frames).round().astype(int)
-        val_frames = [val_frames[i] for i in pick]
+    val_frames = evenly_spaced(val_frames, cfg.data.val_frames)
     return scr_keypoints.train(cfg, scene, train_frames, val_frames, data_root, out_bundle,
                                use_depth)
-
-
-def _json_row(row: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-            for k, v in row.items()}
 
 
 register_trainer('scr', train)

@@ -39,10 +39,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pose_reloc.core.bundle import save_bundle
+from pose_reloc.core.files import json_ready
 from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
-from pose_reloc.geometry.pnp import PnPConfig, solve_pnp_ransac
-from pose_reloc.models.keypoints import extract_features, FeatureConfig, SceneCoordinateMap
+from pose_reloc.geometry.pnp import PnPConfig
+from pose_reloc.models.keypoints import extract_features, FeatureConfig, localize_with_map, \
+    SceneCoordinateMap
 
 LOG = logging.getLogger(__name__)
 
@@ -393,32 +396,6 @@ def build_map(frames: List[Any], feature_cfg: FeatureConfig, model_cfg: Any, use
                               model_cfg.match_checks), stats
 
 
-def localize_with_map(image_rgb_hw3: np.ndarray, camera: Any, scene_map: SceneCoordinateMap,
-                      feature_cfg: FeatureConfig, pnp_cfg: PnPConfig):
-    """Localize one image against a scene coordinate map.
-
-    Args:
-        image_rgb_hw3: (H, W, 3) uint8 RGB image.
-        camera: its ``PinholeCamera`` (same size).
-        scene_map: the map.
-        feature_cfg: feature settings of the map.
-        pnp_cfg: PnP settings.
-
-    Returns:
-        ``(PnPResult, points_world (K, 3), timings_ms)`` with ``features``, ``regression``
-        and ``pnp`` timings.
-    """
-    t0 = time.perf_counter()
-    uv, descriptors = extract_features(image_rgb_hw3, feature_cfg)
-    t1 = time.perf_counter()
-    points, query = scene_map.regress(descriptors)
-    t2 = time.perf_counter()
-    result = solve_pnp_ransac(points, uv[query], camera, pnp_cfg)
-    t3 = time.perf_counter()
-    return result, points, {'features': 1e3 * (t1 - t0), 'regression': 1e3 * (t2 - t1),
-                            'pnp': 1e3 * (t3 - t2)}
-
-
 def validate(frames: List[Any], scene_map: SceneCoordinateMap, feature_cfg: FeatureConfig,
              pnp_cfg: PnPConfig) -> Dict[str, float]:
     """Median errors and failure rate of the map on held-out frames (logged after mapping)."""
@@ -448,15 +425,13 @@ def train(cfg: Any, scene: Any, train_frames: List[Any], val_frames: List[Any],
         scene: the ``data.records.Scene``.
         train_frames: its training frames.
         val_frames: held-out frames scored after mapping (may be empty).
-        data_root: the dataset root (recorded, and used for covariance calibration).
+        data_root: the dataset root (recorded in the bundle).
         out_bundle: the bundle directory to write.
         use_depth: map from depth (True) or triangulate from RGB + poses (False).
 
     Returns:
         The bundle path.
     """
-    from pose_reloc.inference.bundle import save_bundle
-    from pose_reloc.inference.calibration import calibrate_after_training
     model_cfg = cfg.model
     t_start = time.monotonic()
     feature_cfg = model_cfg.feature_config()
@@ -486,10 +461,9 @@ def train(cfg: Any, scene: Any, train_frames: List[Any], val_frames: List[Any],
         'training': {'config': cfg.to_dict(), 'data_root': str(data_root),
                      'train_frames': len(train_frames), 'val_frames': len(val_frames),
                      'mapping': stats, 'elapsed_s': time.monotonic() - t_start,
-                     'validation': {k: (v if np.isfinite(v) else None) for k, v in val.items()}},
+                     'validation': json_ready(val)},
     }
-    bundle = save_bundle(out_bundle, 'scr', architecture, scene_map.state_dict(), meta)
-    return calibrate_after_training(bundle, data_root, cfg)
+    return save_bundle(out_bundle, 'scr', architecture, scene_map.state_dict(), meta)
 
 
 def frames_have_depth(frames: List[Any]) -> bool:
@@ -515,5 +489,4 @@ def choose_depth(cfg: Any, frames: List[Any], data_root: Path) -> bool:
 
 
 __all__ = ['ARCHITECTURE', 'build_map', 'choose_depth', 'depth_points', 'FrameFeatures',
-           'localize_with_map', 'select_pairs', 'train', 'triangulate_frames',
-           'triangulate_pair', 'validate']
+           'select_pairs', 'train', 'triangulate_frames', 'triangulate_pair', 'validate']

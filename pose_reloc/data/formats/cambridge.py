@@ -30,6 +30,7 @@ from typing import Iterable, Optional, Union
 import cv2
 import numpy as np
 
+from pose_reloc.core.files import atomic_write_text
 from pose_reloc.data.records import check_image_size, check_T_world_cam, Frame
 from pose_reloc.data.records import QUAT_NORM_TOL, read_image_size, Scene
 from pose_reloc.data.records import synthetic_timestamp_ns
@@ -223,7 +224,5 @@ def write_dataset(path: Union[str, Path], rows: Iterable) -> Path:
         lines[row['split']].append(f'{row["name"]} {values}\n')
     for file_name, split in LIST_FILES:
         if lines[split]:
-            tmp = root / f'{file_name}.tmp'
-            tmp.write_text(_HEADER + ''.join(lines[split]), encoding='utf-8')
-            tmp.replace(root / file_name)
+            atomic_write_text(root / file_name, _HEADER + ''.join(lines[split]))
     return root
