@@ -23,7 +23,7 @@ from rosbags.typesys import get_typestore, Stores
 
 from pose_reloc.cli import main as cli_main
 from pose_reloc.data.formats.posed_folder import read_scene
-from pose_reloc.data.records import load_image
+from pose_reloc.data.records import load_depth, load_image
 from pose_reloc.ros.bag_io import bag_info, BagError, BagReader, default_store
 from pose_reloc.ros.extract import extract_bag
 from pose_reloc.ros.launcher import child_env
@@ -162,8 +162,11 @@ class _BagBuilder:
         return m['geometry_msgs/msg/PoseStamped'](header=self.header(stamp_ns, 'map'),
                                                   pose=pose)
 
-    def write(self, path, images):
-        """Write ``images`` ([(stamp_ns, Image)]) with camera_info and poses around them."""
+    def write(self, path, images, depth=()):
+        """Write ``images`` ([(stamp_ns, Image)]) with camera_info and poses around them.
+
+        ``depth`` ([(stamp_ns, Image)]) goes on ``/cam/depth``.
+        """
         if self.ros1:
             from rosbags.rosbag1 import Writer
             writer, serialize = Writer(path), self.ts.serialize_ros1
@@ -175,7 +178,8 @@ class _BagBuilder:
             conns = {topic: writer.add_connection(topic, kind, typestore=self.ts)
                      for topic, kind in (('/cam/image', 'sensor_msgs/msg/Image'),
                                          ('/cam/info', 'sensor_msgs/msg/CameraInfo'),
-                                         ('/gt', 'geometry_msgs/msg/PoseStamped'))}
+                                         ('/gt', 'geometry_msgs/msg/PoseStamped'),
+                                         ('/cam/depth', 'sensor_msgs/msg/Image'))}
             for i, stamp in enumerate([stamps[0] - 10**8] + stamps + [stamps[-1] + 10**8]):
                 pose = self.pose(stamp, float(i))
                 writer.write(conns['/gt'], stamp, serialize(pose, pose.__msgtype__))
@@ -183,6 +187,8 @@ class _BagBuilder:
                 info = self.info(stamp, image.width, image.height)
                 writer.write(conns['/cam/info'], stamp, serialize(info, info.__msgtype__))
                 writer.write(conns['/cam/image'], stamp, serialize(image, image.__msgtype__))
+            for stamp, image in depth:
+                writer.write(conns['/cam/depth'], stamp, serialize(image, image.__msgtype__))
         return path
 
 
@@ -278,3 +284,59 @@ def test_a_type_neither_in_the_bag_nor_the_store_is_named_in_one_line(tmp_path):
     text = str(info.value)
     assert '/gt [acme_msgs/msg/Pose] message #0' in text and '--typestore' in text
     assert '\n' not in text
+
+
+def _depth_msg(b, stamp_ns, depth, encoding, bigendian=False, pad=0):
+    """A depth Image: ``depth`` in its encoding's unit, rows padded by ``pad`` bytes."""
+    dtype = np.dtype(('>' if bigendian else '<') + ('u2' if encoding == '16UC1' else 'f4'))
+    rows = np.ascontiguousarray(depth.astype(dtype)).view(np.uint8).reshape(depth.shape[0], -1)
+    rows = np.concatenate([rows, np.full((rows.shape[0], pad), 7, np.uint8)], axis=1)
+    return b.t['sensor_msgs/msg/Image'](
+        header=b.header(stamp_ns), height=depth.shape[0], width=depth.shape[1],
+        encoding=encoding, is_bigendian=int(bigendian), step=rows.shape[1],
+        data=rows.reshape(-1))
+
+
+def test_depth_image_to_metres_honours_encoding_step_and_byte_order():
+    from pose_reloc.ros.image_decode import depth_image_to_metres, ImageDecodeError
+    b = _BagBuilder(ros1=False)
+    mm = np.array([[0, 1000, 2500], [65535, 1, 3000]], np.uint16)
+    for bigendian, pad in ((False, 0), (True, 2)):
+        got = depth_image_to_metres(_depth_msg(b, T0, mm, '16UC1', bigendian, pad))
+        np.testing.assert_allclose(got[~np.isnan(got)], [1.0, 2.5, 65.535, 0.001, 3.0],
+                                   rtol=1e-6)
+        assert np.isnan(got[0, 0]) and got.dtype == np.float32
+    metres = np.array([[np.nan, 1.25, 0.0], [np.inf, 2.0, -1.0]], np.float32)
+    got = depth_image_to_metres(_depth_msg(b, T0, metres, '32FC1', True, 4))
+    np.testing.assert_allclose(got[:, 1], [1.25, 2.0])
+    assert np.isnan(got[[0, 0, 1, 1], [0, 2, 0, 2]]).all()
+    with pytest.raises(ImageDecodeError, match='encoding') as info:
+        depth_image_to_metres(b.image(T0, np.zeros((2, 3), np.uint8), 'mono8'))
+    assert info.value.unsupported
+
+
+def test_aligned_depth_topic_is_extracted(tmp_path):
+    b = _BagBuilder(ros1=False)
+    stamps = [T0 + i * 10**8 for i in range(4)]
+    rgb = np.full((6, 8, 3), 90, np.uint8)
+    images = [(s, b.image(s, rgb, 'rgb8')) for s in stamps]
+    depth_mm = (np.arange(48, dtype=np.uint16).reshape(6, 8) + 1000)
+    # depth 2 ms after frames 0 and 1, none near frame 2, 32FC1 metres for frame 3
+    depth = [(stamps[0] + 2 * 10**6, _depth_msg(b, 0, depth_mm, '16UC1', pad=6)),
+             (stamps[1] + 2 * 10**6, _depth_msg(b, 0, depth_mm, '16UC1')),
+             (stamps[2] + 50 * 10**6, _depth_msg(b, 0, depth_mm, '16UC1')),
+             (stamps[3], _depth_msg(b, 0, depth_mm / 1000.0, '32FC1'))]
+    for stamp, msg in depth:   # the header stamps match the log times
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+    bag = b.write(tmp_path / 'bag', images, depth)
+    report = _extract(bag, tmp_path / 'out', depth_topic='/cam/depth', depth_tolerance_s=0.005)
+    assert report['frames_written'] == 3 and report['dropped_no_depth'] == 1
+    frames = read_scene(tmp_path / 'out').frames
+    assert [f.timestamp_ns for f in frames] == [stamps[0], stamps[1], stamps[3]]
+    for frame in frames:
+        np.testing.assert_allclose(load_depth(frame), depth_mm / 1000.0, atol=1e-6)
+    # a depth image of another size than the colour image is refused by name
+    small = [(s, _depth_msg(b, s, depth_mm[:3, :4], '16UC1')) for s in stamps]
+    bag2 = b.write(tmp_path / 'bag2', images, small)
+    with pytest.raises(ValueError, match='/cam/depth message #0.*aligned'):
+        _extract(bag2, tmp_path / 'out2', depth_topic='/cam/depth')

@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--tf-child', default=None,
                         help="TF chain child (default: the image's frame_id)")
     parser.add_argument('--every', type=int, default=1, help='keep every N-th image')
+    parser.add_argument('--depth-topic', default=None,
+                        help='depth Image topic aligned to the images (16UC1 millimetres or '
+                             '32FC1 metres), written as the dataset\'s depth/')
+    parser.add_argument('--depth-tolerance', type=float, default=0.005, metavar='S',
+                        help='largest image-to-depth stamp difference, seconds (default: '
+                             '%(default)s); frames without a depth within it are dropped')
     parser.add_argument('--start', type=float, default=None,
                         help='seconds after the bag start (log time) to begin')
     parser.add_argument('--end', type=float, default=None,
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                          tf_parent=args.tf_parent, tf_child=args.tf_child, every=args.every,
                          start=args.start, end=args.end, camera=args.camera,
                          scene_name=args.scene_name, split=args.split,
-                         typestore=args.typestore)
+                         typestore=args.typestore, depth_topic=args.depth_topic,
+                         depth_tolerance_s=args.depth_tolerance)
     print(json.dumps(report, indent=2))
     return 0

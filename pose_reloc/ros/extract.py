@@ -47,7 +47,8 @@ from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml
 from pose_reloc.geometry.se3 import interpolate_at
 from pose_reloc.ros.bag_io import BagReader
 from pose_reloc.ros.conversions import camera_info_to_camera, msg_to_T, stamp_to_ns
-from pose_reloc.ros.image_decode import any_image_to_rgb, describe_message, ImageDecodeError
+from pose_reloc.ros.image_decode import any_image_to_rgb, depth_image_to_metres, \
+    describe_message, ImageDecodeError
 from pose_reloc.ros.tf_buffer import TfBuffer, TransformError
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -197,7 +198,8 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
                 pose_topic: Optional[str] = None, tf_parent: Optional[str] = None,
                 tf_child: Optional[str] = None, every: int = 1, start: Optional[float] = None,
                 end: Optional[float] = None, camera=None, scene_name: Optional[str] = None,
-                split: str = '', progress: bool = True, typestore: str = 'auto') -> dict:
+                split: str = '', progress: bool = True, typestore: str = 'auto',
+                depth_topic: Optional[str] = None, depth_tolerance_s: float = 0.005) -> dict:
     """Extract a posed-folder dataset (or a pose-only TUM trajectory) from a bag.
 
     Args:
@@ -220,12 +222,19 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
         progress: show tqdm progress bars.
         typestore: ``auto`` or a rosbags store name (``ros2_humble``...) for the standard
             types of bags without message definitions (see ``bag_io``).
+        depth_topic: an Image topic of depth aligned to the images (same size and camera,
+            e.g. ``/camera/aligned_depth_to_color/image_raw``; ``16UC1`` millimetres or
+            ``32FC1`` metres): each frame gets the depth whose header stamp is nearest to its
+            own, written to the dataset's ``depth/``; frames without one within
+            ``depth_tolerance_s`` are dropped and counted (``dropped_no_depth``).
+        depth_tolerance_s: largest image-to-depth stamp difference, seconds.
 
     Returns:
         Report dict: ``mode`` ('images' | 'poses'), ``frames_written``, ``images_total``,
         ``skipped_every``, ``dropped_out_of_range`` (no ground truth at the stamp),
         ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``, ``camera`` and
-        ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``, ``stamp_source``.
+        ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``, ``stamp_source``;
+        with a depth topic also ``depth_topic`` and ``dropped_no_depth``.
 
     Raises:
         FileNotFoundError: missing bag or camera YAML.
@@ -256,15 +265,23 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
             return _pose_only(reader, out, pose_topic, tf_parent, tf_child, every, start_ns,
                               end_ns, progress, report)
         report['mode'] = 'images'
+        depth = None
+        if depth_topic is not None:
+            if depth_tolerance_s < 0:
+                raise ValueError(f'depth_tolerance_s must be >= 0, got {depth_tolerance_s}')
+            depth = DepthStream(reader, depth_topic, int(round(depth_tolerance_s * 1e9)),
+                                progress)
+            report['depth_topic'] = depth_topic
         return _extract_images(reader, out, image_topic, camera_info_topic, pose_topic,
                                tf_parent, tf_child, every, start_ns, end_ns,
                                _camera_from(camera), scene_name or out.name, split, progress,
-                               report)
+                               report, depth)
 
 
 def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_topic,
                     pose_topic, tf_parent, tf_child, every, start_ns, end_ns, camera,
-                    scene_name: str, split: str, progress: bool, report: dict) -> dict:
+                    scene_name: str, split: str, progress: bool, report: dict,
+                    depth: Optional['DepthStream'] = None) -> dict:
     from pose_reloc.data.formats.posed_folder import PosedFolderWriter
     bag.require_topic(image_topic, IMAGE_TYPES)
     if camera_info_topic is not None:
@@ -288,6 +305,8 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
         mount_buffer = _load_tf(bag, False)
     counts = {'images_total': 0, 'skipped_every': 0, 'dropped_out_of_range': 0,
               'dropped_outside_window': 0, 'bad_images': 0, 'stamps_from_log_time': 0}
+    if depth is not None:
+        counts['dropped_no_depth'] = 0
     reasons: List[str] = []
     mounts: Dict[Tuple[str, str], Optional[np.ndarray]] = {}
     written: List[int] = []
@@ -337,7 +356,13 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                 raise ValueError(f'{where}: the image is {image.shape[1]}x{image.shape[0]} '
                                  f'but the intrinsics ({report["camera_source"]}) are '
                                  f'{camera.width}x{camera.height}')
-            writer.add(stamp, T_world_cam, image, split=split)
+            depth_m = None
+            if depth is not None:
+                depth_m = depth.at(stamp, image.shape[:2], where)
+                if depth_m is None:
+                    counts['dropped_no_depth'] += 1
+                    continue
+            writer.add(stamp, T_world_cam, image, depth_m, split=split)
             written.append(stamp)
         if not written:
             raise ValueError(_nothing_written(image_topic, bag, counts, reasons))
@@ -352,6 +377,70 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                   time_range_s=[written[0] / 1e9, written[-1] / 1e9])
     _write_report(out, report)
     return report
+
+
+class DepthStream:
+    """The depth images of one topic, looked up by image stamp (``extract_bag(depth_topic=)``).
+
+    The constructor reads the topic's header stamps and log times once; :meth:`at` decodes
+    only the depth image it returns, read back by its log time, so memory stays that of one
+    image.
+
+    Args:
+        bag: the open ``BagReader``.
+        topic: the depth Image topic.
+        tolerance_ns: largest stamp difference of a match, nanoseconds.
+        progress: show a progress bar while indexing.
+
+    Raises:
+        ValueError: a missing or mistyped topic, or a topic with no message.
+    """
+
+    def __init__(self, bag: BagReader, topic: str, tolerance_ns: int, progress: bool = True):
+        """Index the topic's stamps (see the class docstring)."""
+        bag.require_topic(topic, ('sensor_msgs/msg/Image',))
+        self.bag, self.topic, self.tolerance_ns = bag, topic, int(tolerance_ns)
+        rows = [(stamp_to_ns(m.msg.header.stamp) or m.log_time_ns, m.log_time_ns)
+                for m in tqdm(bag.messages([topic]), total=bag.count([topic]),
+                              desc=f'indexing {topic}', unit='msg', disable=not progress)]
+        if not rows:
+            raise ValueError(f'depth topic {topic} in {bag.path} has no messages')
+        rows.sort()
+        self.stamps_ns = np.array([r[0] for r in rows], dtype=np.int64)
+        self.log_ns = np.array([r[1] for r in rows], dtype=np.int64)
+
+    def at(self, stamp_ns: int, shape_hw: Tuple[int, int], where: str) -> Optional[np.ndarray]:
+        """Return the depth (H, W) float32 metres nearest to ``stamp_ns``, or None.
+
+        Args:
+            stamp_ns: the image's stamp.
+            shape_hw: the image's ``(height, width)``; the depth must have it (aligned).
+            where: the image's description for error messages.
+
+        Raises:
+            ValueError: a depth image of another size, or one that cannot be decoded (its
+                topic, index, stamp and field named).
+        """
+        k = int(np.searchsorted(self.stamps_ns, stamp_ns))
+        near = [i for i in (k - 1, k) if 0 <= i < len(self.stamps_ns)]
+        best = min(near, key=lambda i: abs(int(self.stamps_ns[i]) - stamp_ns))
+        if abs(int(self.stamps_ns[best]) - stamp_ns) > self.tolerance_ns:
+            return None
+        log_ns = int(self.log_ns[best])
+        for m in self.bag.messages([self.topic], start_ns=log_ns, end_ns=log_ns + 1):
+            if (stamp_to_ns(m.msg.header.stamp) or m.log_time_ns) != self.stamps_ns[best]:
+                continue
+            what = describe_message(self.topic, best, int(self.stamps_ns[best]))
+            try:
+                depth = depth_image_to_metres(m.msg)
+            except ImageDecodeError as exc:
+                raise ValueError(f'{what} in {self.bag.path}: {exc}') from None
+            if depth.shape != tuple(shape_hw):
+                raise ValueError(f'{what}: the depth image is {depth.shape[1]}x{depth.shape[0]}'
+                                 f' but {where} is {shape_hw[1]}x{shape_hw[0]}; the depth must '
+                                 'be aligned to the image (e.g. aligned_depth_to_color)')
+            return depth
+        return None
 
 
 def _nothing_written(image_topic: str, bag: BagReader, counts: dict, reasons: list) -> str:

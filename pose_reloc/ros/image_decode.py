@@ -65,6 +65,10 @@ NOT_CAMERA_ENCODINGS = {
     'nv24': 'planar YUV 4:4:4 (not read; publish yuv422/rgb8 or use image_proc)',
 }
 
+#: depth encodings of ``depth_image_to_metres``: encoding -> (sample dtype, metres per unit)
+#: (REP 118: 16UC1 millimetres, 32FC1 metres).
+DEPTH_ENCODINGS = {'16UC1': ('u2', 0.001), 'mono16': ('u2', 0.001), '32FC1': ('f4', 1.0)}
+
 #: default cap on the decoded size of one image (pixels): 25 MP, above any common camera.
 DEFAULT_MAX_PIXELS = 25_000_000
 
@@ -141,6 +145,48 @@ def validate_image_msg(msg) -> Tuple[int, int]:
         raise ImageDecodeError('data', f'truncated data: {size} bytes for a {width}x{height} '
                                f'{encoding} image with step {step} (needs {step * height})')
     return channels, itemsize
+
+
+def depth_image_to_metres(msg) -> np.ndarray:
+    """Decode a depth ``sensor_msgs/Image`` (REP 118) to metres.
+
+    ``16UC1`` (or ``mono16``) holds millimetres with 0 for no return; ``32FC1`` holds metres
+    with NaN, infinity or 0 for no return. ``step`` (row padding) and ``is_bigendian`` are
+    honoured.
+
+    Args:
+        msg: the Image message.
+
+    Returns:
+        (H, W) float32 depth in metres, NaN where there is none.
+
+    Raises:
+        ImageDecodeError: another encoding (``unsupported``), a zero size, a step smaller than
+            a row or not a whole number of samples, or truncated data; the message names the
+            field.
+    """
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise ImageDecodeError('encoding', f'depth encoding {encoding!r} is not read; expected '
+                               f'one of {sorted(DEPTH_ENCODINGS)} (REP 118)', unsupported=True)
+    kind, metres_per_unit = DEPTH_ENCODINGS[encoding]
+    itemsize = np.dtype(kind).itemsize
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError('height/width', f'zero size depth image {width}x{height}')
+    if step < width * itemsize or step % itemsize:
+        raise ImageDecodeError('step', f'wrong step {step} for a {width}x{height} {encoding} '
+                               f'depth image (rows need {width * itemsize} bytes, whole '
+                               f'{itemsize}-byte samples)')
+    if len(msg.data) < step * height:
+        raise ImageDecodeError('data', f'truncated data: {len(msg.data)} bytes for a {width}x'
+                               f'{height} {encoding} depth image with step {step}')
+    rows = _data_bytes(msg.data)[:step * height].reshape(height, step)[:, :width * itemsize]
+    order = '>' if bool(getattr(msg, 'is_bigendian', False)) else '<'
+    values = np.ascontiguousarray(rows).view(np.dtype(order + kind)).reshape(height, width)
+    depth = values.astype(np.float32) * np.float32(metres_per_unit)
+    depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
+    return depth
 
 
 def image_pixels(msg) -> np.ndarray:
