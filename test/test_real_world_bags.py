@@ -287,7 +287,7 @@ def test_a_type_neither_in_the_bag_nor_the_store_is_named_in_one_line(tmp_path):
 
 
 def _depth_msg(b, stamp_ns, depth, encoding, bigendian=False, pad=0):
-    """A depth Image: ``depth`` in its encoding's unit, rows padded by ``pad`` bytes."""
+    """Build a depth Image: ``depth`` in its encoding's unit, rows padded by ``pad`` bytes."""
     dtype = np.dtype(('>' if bigendian else '<') + ('u2' if encoding == '16UC1' else 'f4'))
     rows = np.ascontiguousarray(depth.astype(dtype)).view(np.uint8).reshape(depth.shape[0], -1)
     rows = np.concatenate([rows, np.full((rows.shape[0], pad), 7, np.uint8)], axis=1)

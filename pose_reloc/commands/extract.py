@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--every', type=int, default=1, help='keep every N-th image')
     parser.add_argument('--depth-topic', default=None,
                         help='depth Image topic aligned to the images (16UC1 millimetres or '
-                             '32FC1 metres), written as the dataset\'s depth/')
+                             '32FC1 metres), written as depth/ of the dataset')
     parser.add_argument('--depth-tolerance', type=float, default=0.005, metavar='S',
                         help='largest image-to-depth stamp difference, seconds (default: '
                              '%(default)s); frames without a depth within it are dropped')
