@@ -19,9 +19,10 @@ a dense stride-8 grid:
 Why not a network head: ``benchmarks/bench_scr_mapping.py`` (``docs/results/scr.md``) trained
 an MLP head on frozen ImageNet EfficientNet-Lite0 feature buffers (ACE's design) and on the
 same SIFT descriptors: on held-out trajectories of synthetic rooms the ImageNet features were
-not viewpoint-invariant enough (median coordinate error 1.5 m, 75 % of the frames refused)
-and the MLP head did not learn the descriptor-to-point map within a CPU budget, while the
-nearest-neighbour map localizes to about a centimetre after seconds of mapping.
+not viewpoint-invariant enough (median coordinate error 1.4 m on new views, 87 % of the
+frames refused) and the MLP on RootSIFT did not learn the descriptor-to-point map within a CPU
+budget (4.1 m), while the nearest-neighbour map localizes to about a centimetre after seconds
+of mapping.
 
 Mapping (``training.scr_keypoints``) fills the map from depth where a frame has it, otherwise
 by triangulating matched keypoints across training frames under their known poses.
