@@ -93,3 +93,41 @@ def scene_camera(config: Mapping[str, Any], bundle_path: Union[str, Path],
         return camera_from_ros_yaml(entry, source=source)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise BundleError(exc if source in str(exc) else f'{source}: {exc!r}') from exc
+
+
+#: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
+ASPECT_TOL = 0.01
+
+
+def camera_for_image(training_camera: PinholeCamera, width: int, height: int,
+                     camera: Optional[PinholeCamera] = None) -> PinholeCamera:
+    """Return the camera of a ``width x height`` image for a localizer.
+
+    Args:
+        training_camera: the bundle's training camera (original resolution).
+        width: image width, pixels.
+        height: image height, pixels.
+        camera: the image's own camera, if the caller has one.
+
+    Returns:
+        ``camera`` when given; else the training camera, scaled with
+        ``PinholeCamera.resized`` when the image has another size of the same aspect ratio
+        (within :data:`ASPECT_TOL`).
+
+    Raises:
+        ValueError: ``camera`` has another size than the image, or no camera is given and the
+            image's aspect ratio differs from the training camera's.
+    """
+    if camera is not None:
+        if (camera.width, camera.height) != (width, height):
+            raise ValueError(f'image is {width}x{height} but the camera is '
+                             f'{camera.width}x{camera.height}')
+        return camera
+    base = training_camera
+    if (base.width, base.height) == (width, height):
+        return base
+    if abs(width / height - base.width / base.height) > ASPECT_TOL * base.width / base.height:
+        raise ValueError(f'image is {width}x{height}, the training camera '
+                         f'{base.width}x{base.height} has another aspect ratio; pass the '
+                         'camera of this image')
+    return base.resized(width, height)

@@ -30,12 +30,10 @@ from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
+from pose_reloc.inference.base import camera_for_image, PoseEstimate, scene_camera, \
+    scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
-
-#: relative aspect-ratio mismatch tolerated when scaling the training camera to an image.
-ASPECT_TOL = 0.01
 
 
 class SCRLocalizer:
@@ -90,23 +88,6 @@ class SCRLocalizer:
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
 
-    def _camera_for(self, image_rgb_hw3: np.ndarray,
-                    camera: Optional[PinholeCamera]) -> PinholeCamera:
-        height, width = image_rgb_hw3.shape[:2]
-        if camera is not None:
-            if (camera.width, camera.height) != (width, height):
-                raise ValueError(f'image is {width}x{height} but the camera is '
-                                 f'{camera.width}x{camera.height}')
-            return camera
-        base = self.camera
-        if (base.width, base.height) == (width, height):
-            return base
-        if abs(width / height - base.width / base.height) > ASPECT_TOL * base.width / base.height:
-            raise ValueError(f'image is {width}x{height}, the training camera '
-                             f'{base.width}x{base.height} has another aspect ratio; pass the '
-                             'camera of this image')
-        return base.resized(width, height)
-
     def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
                  scene: Optional[str] = None) -> PoseEstimate:
         """Estimate ``T_world_cam`` of one image.
@@ -130,7 +111,7 @@ class SCRLocalizer:
         image = check_rgb_image(image_rgb_hw3)
         if scene is not None and scene not in self.scenes:
             raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
-        camera = self._camera_for(image, camera)
+        camera = camera_for_image(self.camera, image.shape[1], image.shape[0], camera)
         size = network_size(camera, self.short_side)
         if size != (camera.width, camera.height):
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
