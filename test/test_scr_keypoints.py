@@ -242,3 +242,12 @@ def test_dense_regressor_without_depth_points_to_keypoints(room, tmp_path):
                       method='scr')
     with pytest.raises(ValueError, match='regressor=keypoints'):
         get_trainer('scr')(cfg, room, tmp_path / 'b')
+
+
+def test_cli_says_whether_it_maps_from_depth(room, tmp_path, caplog):
+    from pose_reloc.cli import main
+    caplog.set_level('INFO', logger='pose_reloc.training.scr_keypoints')
+    assert main(['train', '--method', 'scr', '--config', 'scr-cpu', '--data', str(room),
+                 '--out', str(tmp_path / 'b'), '--set', 'run.progress=false',
+                 '--set', 'data.calibration_split=']) == 0
+    assert 'mapping 68 frames from depth' in caplog.text

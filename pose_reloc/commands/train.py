@@ -3,6 +3,7 @@
 """``pose-reloc train``: train a model from a preset and write a model bundle."""
 
 import argparse
+import logging
 from pathlib import Path
 
 from pose_reloc.workflows import train_from_preset
@@ -31,7 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``pose-reloc train``; prints the bundle path."""
+    """Run ``pose-reloc train``; logs the run's progress lines (INFO) and prints the bundle path.
+
+    The trainers log what they decided (e.g. SCR: mapping from depth or from RGB + poses, and
+    why) at INFO; without a logging configuration of the caller's, one is set up here so that
+    the user sees them on stderr.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     path = train_from_preset(args.method, args.config, args.data, args.out, args.overrides,
                              args.resume, args.init, args.device)
     print(path)
