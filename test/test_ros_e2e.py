@@ -20,7 +20,7 @@ from pose_reloc.data.synthetic.generate import generate_scene
 from pose_reloc.ros.bag_eval import live_bag_eval
 from pose_reloc.ros.bag_export import export_bag
 from pose_reloc.ros.extract import extract_bag
-from pose_reloc.ros.reloc_node import _tf_message_type
+from pose_reloc.ros.reloc_node import tf_message_type
 from pose_reloc.workflows import train_from_preset
 
 TRAIN_OVERRIDES = ['model.backbone=tiny', 'model.pretrained=none', 'optim.epochs=50',
@@ -85,7 +85,7 @@ def test_node_fed_by_replay_beats_the_baseline(world):
     assert report['poses_received'] <= int(report['node']['poses_published']), report['node']
     assert report['latency_ms']['median'] > 0
     # TF: the replayed map->base_link and the node's map->camera_optical_frame
-    if _tf_message_type() is not None:
+    if tf_message_type() is not None:
         assert (report['tf_pairs'].get('map->camera_optical_frame', 0)
                 == int(report['node']['poses_published']))
         assert report['tf_pairs'].get('map->base_link', 0) > 0

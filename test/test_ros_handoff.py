@@ -27,7 +27,7 @@ from pose_reloc.ros.handoff import (agree, amcl_divergence, Fix, FixWindow, Hand
                                     planar_disagreement)
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
-from pose_reloc.ros.reloc_node import _tf_message_type, TF_QOS
+from pose_reloc.ros.reloc_node import tf_message_type, TF_QOS
 
 #: what nav2 AMCL subscribes /initialpose with (SystemDefaultsQoS / StandardTopicQoS)
 AMCL_INITIAL_POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -37,7 +37,7 @@ AMCL_INITIAL_POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 AMCL_POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                            reliability=ReliabilityPolicy.RELIABLE,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
-TF_TYPE = _tf_message_type()
+TF_TYPE = tf_message_type()
 COV = np.diag([0.01, 0.01, 0.02, 0.001, 0.001, 0.002])
 
 DOUBLE = textwrap.dedent("""

@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image
 from pose_reloc.ros.conversions import msg_covariance, msg_to_T, rgb_to_image, stamp_to_ns
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
-from pose_reloc.ros.reloc_node import _tf_message_type, POSE_QOS, TF_QOS
+from pose_reloc.ros.reloc_node import POSE_QOS, tf_message_type, TF_QOS
 
 DOUBLE = textwrap.dedent("""
     import sys
@@ -61,7 +61,7 @@ DOUBLE = textwrap.dedent("""
 """)
 
 NODE = '/reloc_node'
-TF_TYPE = _tf_message_type()
+TF_TYPE = tf_message_type()
 
 
 @pytest.fixture(scope='module')

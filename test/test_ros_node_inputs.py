@@ -28,9 +28,9 @@ from pose_reloc.ros.conversions import (msg_to_T, rgb_to_image, stamp_to_ns,
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.node_guards import ERROR, FailureRate, OK, wait_for_transform, WARN
 from pose_reloc.ros.recorder import Recorder
-from pose_reloc.ros.reloc_node import _tf_message_type, POSE_QOS, TF_QOS
+from pose_reloc.ros.reloc_node import POSE_QOS, tf_message_type, TF_QOS
 
-TF_TYPE = _tf_message_type()
+TF_TYPE = tf_message_type()
 
 DOUBLE = textwrap.dedent("""
     import sys

@@ -105,7 +105,7 @@ def live_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw',
     from pose_reloc.data.formats.posed_folder import read_scene
     from pose_reloc.ros.launcher import LaunchConfig, start, stop
     from pose_reloc.ros.recorder import Recorder
-    from pose_reloc.ros.reloc_node import _tf_message_type, TF_QOS
+    from pose_reloc.ros.reloc_node import tf_message_type, TF_QOS
 
     out_dir = Path(out_dir)
     extract_kwargs.setdefault('camera_info_topic', camera_info_topic)
@@ -123,7 +123,7 @@ def live_bag_eval(bundle, bag, out_dir, image_topic: str = '/camera/image_raw',
     publish_log = out_dir / 'logs' / 'publish_log.json'
     topics = {pose_topic: (PoseWithCovarianceStamped, qos),
               '/diagnostics': (DiagnosticArray, 100)}
-    tf_type = _tf_message_type()
+    tf_type = tf_message_type()
     if tf_type is not None:
         topics['/tf'] = (tf_type, TF_QOS)
     recorder = Recorder(topics, node_name='bag_eval_recorder')

@@ -96,7 +96,7 @@ TF_STATIC_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def _tf_message_type():
+def tf_message_type():
     """Return ``tf2_msgs.msg.TFMessage`` or None when tf2_msgs is not installed."""
     try:
         from tf2_msgs.msg import TFMessage
@@ -272,7 +272,7 @@ class RelocNode(LifecycleNode):
                        'age_ms': float('nan'), 'scene': '', 'last_image_time': None}
         self._window = {'received': 0, 'processed': 0, 't': time.monotonic()}
         self._latencies = []
-        self._tf_type = _tf_message_type()
+        self._tf_type = tf_message_type()
         self._setup_tf(p)
         self._setup_io(p)
         self._handoff = AmclHandoff(self, handoff, p['map_frame'])
