@@ -36,8 +36,9 @@ IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 #: after a subscriber is seen (the writer matched the reader, or the topic has a reader in
 #: the graph), DDS matches the reader to the writer, and the node's pose writer to a scorer's
 #: reader, a moment later; a best-effort reader drops what arrives before. 0.3 s lost the
-#: first pose of bag_eval.launch.py in 1 of 5 runs on a loaded 2-core machine (seconds)
-MATCH_GRACE_S = 1.0
+#: first pose of bag_eval.launch.py in 1 of 5 runs on a loaded 2-core machine, 1.0 s once in a
+#: fresh-clone CI run on a quiet one (seconds)
+MATCH_GRACE_S = 2.0
 #: after the last message, before the publishers go (best-effort readers do not acknowledge)
 FLUSH_LINGER_S = 0.5
 
