@@ -75,18 +75,11 @@ class SCRLocalizer:
             raise BundleError(f'{where}: "architecture" cannot rebuild SCRNet: {exc}') from exc
         load_state_strict(self.model, state, bundle_path)
         self.model.eval().to(self.device)
-        self.scenes = scene_names(config, bundle_path)[:1]
-        self.camera = scene_camera(config, bundle_path)
-        if self.camera is None:
-            raise BundleError(f'{where}: missing key "scenes[0].camera"')
         self.short_side = int(min(config['input']['height'], config['input']['width']))
         self.mean = torch.tensor(config['input']['mean'], dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(config['input']['std'], dtype=torch.float32).view(1, 3, 1, 1)
-        self.pnp = pnp_config(config, where, pnp_options)
-        try:
-            self.covariance_calibration = read_calibration(config, str(where))
-        except ValueError as exc:
-            raise BundleError(str(exc)) from exc
+        self.scenes, self.camera, self.pnp, self.covariance_calibration = \
+            scene_pnp_calibration(config, bundle_path, pnp_options)
 
     def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
                  scene: Optional[str] = None) -> PoseEstimate:
@@ -154,6 +147,34 @@ def pnp_config(config: Dict[str, Any], where: Union[str, Path],
                          f'{sorted(fields)}')
     return dataclasses.replace(check_fields(PnPConfig, config.get('pnp', {}), where, 'pnp'),
                                **options)
+
+
+def scene_pnp_calibration(config: Dict[str, Any], bundle_path: Union[str, Path],
+                          pnp_options: Dict[str, Any]):
+    """Read what every ``scr`` localizer needs besides its model.
+
+    Args:
+        config: the bundle's ``config.json``.
+        bundle_path: the bundle (named in errors).
+        pnp_options: the caller's PnP overrides.
+
+    Returns:
+        ``(scenes [one name], training camera, PnPConfig, CovarianceCalibration or None)``.
+
+    Raises:
+        BundleError: no ``scenes[0].camera``, a malformed ``pnp`` or calibration section.
+        ValueError: unknown or invalid PnP options.
+    """
+    where = config_file(bundle_path)
+    camera = scene_camera(config, bundle_path)
+    if camera is None:
+        raise BundleError(f'{where}: missing key "scenes[0].camera"')
+    pnp = pnp_config(config, where, pnp_options)
+    try:
+        calibration = read_calibration(config, str(where))
+    except ValueError as exc:
+        raise BundleError(str(exc)) from exc
+    return scene_names(config, bundle_path)[:1], camera, pnp, calibration
 
 
 def load_scr_localizer(bundle_path: Union[str, Path], device: str = 'auto', **options: Any):

@@ -21,10 +21,8 @@ from pose_reloc.core.bundle import BundleError, check_fields, config_file, read_
     WEIGHTS_NAME
 from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
-from pose_reloc.inference.base import camera_for_image, PoseEstimate, scene_camera, \
-    scene_names
-from pose_reloc.inference.calibration import read_calibration
-from pose_reloc.inference.scr import pnp_config
+from pose_reloc.inference.base import camera_for_image, PoseEstimate
+from pose_reloc.inference.scr import scene_pnp_calibration
 from pose_reloc.models.keypoints import FeatureConfig, localize_with_map, SceneCoordinateMap
 
 
@@ -70,15 +68,8 @@ class KeypointSCRLocalizer:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise BundleError(f'{Path(bundle_path) / WEIGHTS_NAME}: not a KeypointSCR scene '
                               f'coordinate map: {exc!r}') from exc
-        self.scenes = scene_names(config, bundle_path)[:1]
-        self.camera = scene_camera(config, bundle_path)
-        if self.camera is None:
-            raise BundleError(f'{where}: missing key "scenes[0].camera"')
-        self.pnp = pnp_config(config, where, pnp_options)
-        try:
-            self.covariance_calibration = read_calibration(config, str(where))
-        except ValueError as exc:
-            raise BundleError(str(exc)) from exc
+        self.scenes, self.camera, self.pnp, self.covariance_calibration = \
+            scene_pnp_calibration(config, bundle_path, pnp_options)
 
     def localize(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None,
                  scene: Optional[str] = None) -> PoseEstimate:
