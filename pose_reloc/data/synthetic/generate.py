@@ -193,7 +193,7 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
                    size: Tuple[int, int] = (320, 240), domain: str = 'photo',
                    random_views: int = 0, effects: bool = True, name: Optional[str] = None,
                    overwrite: bool = False, progress: Optional[tqdm] = None,
-                   val_sequences: int = 0) -> Path:
+                   val_sequences: int = 0, export_cloud: bool = False) -> Path:
     """Generate one scene as a posed folder (atomic).
 
     Args:
@@ -212,6 +212,8 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
         progress: a tqdm bar to advance per frame (None: no progress output).
         val_sequences: extra trajectories in the val split (``val-01``, ...,
             ``frames // sequences`` frames each; see :func:`sequence_plan`).
+        export_cloud: also write the scene's scan (:func:`scan.scan_scene`, the same cloud
+            the scan domain renders) as ``<out_dir>/cloud.ply`` (:func:`export_scan_cloud`).
 
     Returns:
         The scene folder.
@@ -223,7 +225,7 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
     scene = build_scene(preset, seed, index, name or '')
     plan = sequence_plan(preset, frames, random_views, val_sequences)
     cloud = None
-    if domain == 'scan':
+    if domain == 'scan' or export_cloud:
         cloud = scan.scan_scene(scene, preset.scan, seed, index)
     T_base_cam = paths.mount_transform(preset.path)
     metadata = {
@@ -253,7 +255,37 @@ def generate_scene(out_dir: Union[str, Path], preset: Union[str, SynthPreset] = 
                            sequence=item['name'])
                 if progress is not None:
                     progress.update(1)
+    if export_cloud:
+        export_scan_cloud(cloud, Path(out_dir) / CLOUD_FILE)
     return Path(out_dir)
+
+
+#: file name of a scene's exported scan (``generate_scene(..., export_cloud=True)``).
+CLOUD_FILE = 'cloud.ply'
+
+
+def export_scan_cloud(cloud: 'scan.PointCloud', path: Union[str, Path],
+                      binary: bool = True) -> Path:
+    """Write a synthetic scan as a coloured PLY/PCD file in the world (map) frame.
+
+    Points and normals are moved from the layout frame to the world frame
+    (``cloud.T_world_layout``); the scan's footprint (local point spacing) is stored as the
+    surfel ``radius`` (half the footprint), which the cloud renderer uses to size splats.
+
+    Args:
+        cloud: the scan (``scan.scan_scene``).
+        path: ``.ply`` or ``.pcd`` file.
+        binary: binary or ASCII.
+
+    Returns:
+        ``path``.
+    """
+    from pose_reloc.data.pointcloud import ColoredCloud, write_cloud
+    R = cloud.T_world_layout[:3, :3]
+    return write_cloud(path, ColoredCloud(
+        cloud.points_world().astype(np.float32), cloud.colours_n3,
+        (cloud.normals_n3.astype(np.float64) @ R.T).astype(np.float32),
+        0.5 * cloud.footprint_n), binary=binary)
 
 
 def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'room',
@@ -261,7 +293,7 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
                      size: Tuple[int, int] = (320, 240), domain: str = 'photo',
                      random_views: int = 0, effects: bool = True, overwrite: bool = False,
                      progress: bool = True, scene_names: Optional[Sequence[str]] = None,
-                     val_sequences: int = 0) -> Path:
+                     val_sequences: int = 0, export_cloud: bool = False) -> Path:
     """Generate a multi-scene posed-folder dataset (atomic: ``<out>.partial``, then rename).
 
     Args:
@@ -281,6 +313,8 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
             (``val-01``, ..., ``frames // sequences`` frames each, disjoint from the train and
             test sequences; 0 = none, the dataset is then unchanged). For covariance
             calibration (``data.calibration_split: val``) without touching the test split.
+        export_cloud: write each scene's scan as ``<scene>/cloud.ply`` (DANCE's 3-D model;
+            the images are unchanged).
 
     Returns:
         The dataset root.
@@ -309,7 +343,7 @@ def generate_dataset(out: Union[str, Path], preset: Union[str, SynthPreset] = 'r
             bar.set_postfix_str(name)
             generate_scene(partial / name, preset, seed, index, frames, size, domain,
                            random_views, effects, name, progress=bar,
-                           val_sequences=val_sequences)
+                           val_sequences=val_sequences, export_cloud=export_cloud)
     except BaseException:
         bar.close()
         shutil.rmtree(partial, ignore_errors=True)
