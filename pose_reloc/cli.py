@@ -18,6 +18,7 @@ from pose_reloc import __version__
 SUBCOMMANDS = {
     'info': 'info',
     'synth': 'synth',
+    'render-cloud': 'render_cloud',
     'train': 'train',
     'eval': 'evaluate',
     'extract': 'extract',
