@@ -14,10 +14,10 @@ import json
 
 import numpy as np
 import pytest
+from test_apr_training import _write_plane_scene, TINY
 
 from pose_reloc.cli import main as cli_main
 from pose_reloc.data.formats import load_dataset
-from test_apr_training import _write_plane_scene, TINY
 
 ARGS = ['--set=' + item for item in TINY + ['optim.epochs=25', 'run.seed=3']]
 
