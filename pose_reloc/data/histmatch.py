@@ -61,7 +61,7 @@ def pooled_histogram(images: Iterable[np.ndarray]) -> np.ndarray:
 
 
 def cdf(counts_c256: np.ndarray) -> np.ndarray:
-    """Normalized cumulative distributions (C, 256) float64 of histograms (C, 256)."""
+    """Return the normalized cumulative distributions (C, 256) float64 of (C, 256) counts."""
     counts = np.asarray(counts_c256, dtype=np.float64)
     total = counts.sum(axis=-1, keepdims=True)
     if np.any(total <= 0):
