@@ -40,6 +40,7 @@ setup(
          _files('config/*.yaml') + _files('config/*.rviz') + _files('config/*.xml')),
         ('share/' + PACKAGE + '/config/train', _files('config/train/*.yaml')),
         ('share/' + PACKAGE + '/config/synth', _files('config/synth/*.yaml')),
+        ('share/' + PACKAGE + '/config/dance', _files('config/dance/*.yaml')),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools'],

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     'info': 'info',
     'synth': 'synth',
     'render-cloud': 'render_cloud',
+    'dance': 'dance',
     'train': 'train',
     'eval': 'evaluate',
     'extract': 'extract',

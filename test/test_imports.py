@@ -25,6 +25,7 @@ LAYERS = {
     'training': 4,
     'inference': 4,
     'workflows': 5,
+    'dance': 5.5,  # the DANCE chain: chains workflows.train_bundle, below ros
     'ros': 6,
     'commands': 7,
     'cli': 7,

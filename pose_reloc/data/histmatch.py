@@ -156,9 +156,31 @@ def restyle_dataset(src: Union[str, Path], out: Union[str, Path],
     return out
 
 
+def load_pool(root: Union[str, Path], split: str = '', max_images: int = 0) -> list:
+    """Return the photo pool of ``root`` as ``ImageRecord`` s, evenly spaced.
+
+    Args:
+        root: anything ``data.unlabeled.load_images`` reads.
+        split: keep this split when the dataset has splits ('' = all; a folder of images
+            has none and gives all its images).
+        max_images: at most this many (0 = all).
+
+    Raises:
+        ValueError: when the dataset has splits but none of them is ``split``.
+    """
+    from pose_reloc.core.util import evenly_spaced
+    from pose_reloc.data.unlabeled import load_images
+    records = load_images(root)
+    if split and any(r.split for r in records):
+        records = [r for r in records if r.split == split]
+        if not records:
+            raise ValueError(f'{root}: no image in split {split!r}')
+    return evenly_spaced(records, max_images)
+
+
 def histmatch_dataset(renders: Union[str, Path], photos: Union[str, Path],
-                      out: Union[str, Path], max_photos: int = 500, overwrite: bool = False,
-                      progress: bool = True) -> Path:
+                      out: Union[str, Path], max_photos: int = 500, split: str = '',
+                      overwrite: bool = False, progress: bool = True) -> Path:
     """Histogram-match every render of a posed dataset to a photo pool (DANCE row b).
 
     Args:
@@ -167,16 +189,15 @@ def histmatch_dataset(renders: Union[str, Path], photos: Union[str, Path],
         photos: the photo pool (anything ``data.unlabeled.load_images`` reads).
         out: the matched copy to create.
         max_photos: at most this many pool images (evenly spaced) build the histogram.
+        split: pool split of a photo dataset with splits (:func:`load_pool`).
         overwrite: replace ``out``.
         progress: tqdm bars.
 
     Returns:
         ``out``.
     """
-    from pose_reloc.core.util import evenly_spaced
     from pose_reloc.data.records import load_image
-    from pose_reloc.data.unlabeled import load_images
-    records = evenly_spaced(load_images(photos), max_photos)
+    records = load_pool(photos, split, max_photos)
     reference = pooled_histogram(load_image(r) for r in records)
 
     def matched(image: np.ndarray, path: Path) -> np.ndarray:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import logging
 from pathlib import Path
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.core.files import json_ready
+from pose_reloc.data.histmatch import load_pool
 from pose_reloc.models.cut import lsgan_loss, patch_nce_loss, PatchDiscriminator, \
     PatchSampleMLP, ResnetGenerator
 from pose_reloc.training.config import register_model_config, TrainConfig
@@ -97,18 +98,6 @@ class CUTModelConfig:
 
 
 register_model_config('cut', CUTModelConfig)
-
-
-def load_pool(root: Path, split: str = '', max_images: int = 0) -> List[Any]:
-    """Image records of ``root`` (``split`` when the dataset has it, else all), evenly spaced."""
-    from pose_reloc.core.util import evenly_spaced
-    from pose_reloc.data.unlabeled import load_images
-    records = load_images(root)
-    if split and any(r.split for r in records):
-        records = [r for r in records if r.split == split]
-        if not records:
-            raise ValueError(f'{root}: no image in split {split!r}')
-    return evenly_spaced(records, max_images)
 
 
 def resize_shorter(image: np.ndarray, short: int, size: Sequence[int]) -> np.ndarray:
