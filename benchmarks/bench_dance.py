@@ -86,6 +86,13 @@ def main() -> int:
     parser.add_argument('--cut-minutes', type=float, default=6.0)
     parser.add_argument('--scr-minutes', type=float, default=4.5)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--scr-config', default='scr-lite-cpu',
+                        help='SCR preset of every row (scr-lite-cpu: dense, the DANCE '
+                             'recipe; scr-cpu: the keypoint regressor, mapped in seconds)')
+    parser.add_argument('--tag', default='',
+                        help='suffix of the outputs and run folders (bench_dance_TAG.json); '
+                             'finished renders / histmatch / CUT steps of the untagged run in '
+                             '--work are reused')
     parser.add_argument('--work', type=Path, default=None,
                         help='keep the runs here (default: a temporary folder, removed)')
     parser.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'results')
@@ -107,17 +114,24 @@ def main() -> int:
     scene_dir = next(p for p in sorted(synth.iterdir()) if p.is_dir())
     scr_overrides = [f'optim.max_minutes={args.scr_minutes}', 'data.brightness=0.0',
                      'data.contrast=0.0', 'data.saturation=0.0', 'run.progress=false']
-    common = [f'render.views={args.views}', f'render.width={width}',
-              f'render.height={height}', f'render.seed={args.seed}', 'dance.device=cpu',
+    common = [f'scr.config={args.scr_config}', f'render.views={args.views}',
+              f'render.width={width}', f'render.height={height}', f'render.seed={args.seed}',
+              'dance.device=cpu',
               f'scr.overrides={json.dumps(scr_overrides)}',
               f'cut.overrides={json.dumps([f"optim.max_minutes={args.cut_minutes}"])}']
     rows, outs, timings = {}, {}, {}
+    suffix = f'-{args.tag}' if args.tag else ''
     for variant in ROWS:
-        out = work / variant
+        out = work / f'{variant}{suffix}'
         outs[variant] = out
-        if variant != ROWS[0] and not (out / 'renders').exists():
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(outs[ROWS[0]] / 'renders', out / 'renders')
+        out.mkdir(parents=True, exist_ok=True)
+        # Reuse finished steps: the first row's renders, the untagged run's other steps.
+        sources = {'renders': work / ROWS[0] / 'renders'}
+        sources.update({step: work / variant / step
+                        for step in ('histmatch', 'cut_model', 'translated')})
+        for step, source in sources.items():
+            if source.exists() and source.parent != out and not (out / step).exists():
+                shutil.copytree(source, out / step)
         conf = load_dance_config('dance-cpu', common + [f'dance.variant={variant}'])
         report = run_dance(scene_dir / 'cloud.ply', scene_dir, scene_dir / 'camera.yaml', out,
                            conf, progress=False)
@@ -125,10 +139,10 @@ def main() -> int:
         rows[variant] = _metrics(evaluate(out / 'bundle', scene_dir, split='test',
                                           device='cpu', include_frames=False))
         print(variant, json.dumps(rows[variant]), flush=True)
-    sup = work / 'supervised'
+    sup = work / f'supervised{suffix}'
     if not (sup / 'config.json').is_file():
         s0 = time.monotonic()
-        train_from_preset('scr', 'scr-lite-cpu', scene_dir, sup,
+        train_from_preset('scr', args.scr_config, scene_dir, sup,
                           scr_overrides + ['data.val_split=', 'data.calibration_split='],
                           device='cpu')
         timings['supervised'] = {'scr': {'seconds': round(time.monotonic() - s0, 1)}}
@@ -136,7 +150,7 @@ def main() -> int:
                                            include_frames=False))
     print('supervised', json.dumps(rows['supervised']), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    figure = args.out / 'bench_dance_triplets.png'
+    figure = args.out / f'bench_dance_triplets{suffix.replace("-", "_")}.png'
     _triplets(scene_dir, outs, figure)
 
     med = {k: rows[k]['median_translation_m'] for k in rows}
@@ -164,7 +178,8 @@ def main() -> int:
         'hardware': f'{platform.machine()}, {os.cpu_count()} CPUs (shared), torch threads '
                     f'{args.threads}',
         'load_average_1min_before_after': [load_before, os.getloadavg()[0]],
-        'settings': {'views': args.views, 'frames': args.frames, 'size': [width, height],
+        'settings': {'scr_config': args.scr_config, 'views': args.views,
+                     'frames': args.frames, 'size': [width, height],
                      'cut_minutes': args.cut_minutes, 'scr_minutes': args.scr_minutes,
                      'scene': scene_dir.name, 'preset': 'room', 'seed': args.seed},
         'rows': rows, 'targets': targets, 'timings': timings,
@@ -173,7 +188,7 @@ def main() -> int:
     }
     text = json.dumps(result, indent=2)
     print(text)
-    (args.out / 'bench_dance.json').write_text(text + '\n')
+    (args.out / f'bench_dance{suffix.replace("-", "_")}.json').write_text(text + '\n')
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
