@@ -9,6 +9,10 @@ the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2), scaled by the
 ``covariance_calibration`` (``inference.calibration``; absent = 1) and then by the
 ``covariance_scale`` option. MSPN picks the head of
 the predicted scene (``confidence`` = its softmax probability) unless a scene is given.
+A bundle with a ``discriminator`` component can refine each pose at test time
+(``inference.refine``; options ``refine_iterations``, ``refine_step``, ...): the refinement
+stage runs on the (MC-dropout mean) pose and keeps the covariance, which the bundle's
+calibration fitted with the bundle's default refinement on.
 """
 
 from pathlib import Path
@@ -25,8 +29,10 @@ from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
+from pose_reloc.inference.base import apply_refinement, OptionSpec, PoseEstimate, \
+    scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
+from pose_reloc.inference.refine import load_refiner, REFINE_OPTIONS
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
@@ -62,6 +68,16 @@ def build_model_from_bundle(bundle_path: Union[str, Path], device: str = 'cpu'):
     return config, model.to(device).eval()
 
 
+#: the options of the APR / MSPN localizers (``load_localizer(bundle, **options)``).
+APR_OPTIONS = (
+    OptionSpec('mc_samples', int, None, 'MC-dropout samples for the covariance (0: none, '
+               ">= 2; default: the bundle's)", minimum=0, allow_none=True),
+    OptionSpec('covariance_scale', float, 1.0, 'multiply the calibrated covariance by this',
+               minimum=0.0),
+    OptionSpec('seed', int, 0, 'seed of the MC-dropout masks'),
+) + REFINE_OPTIONS
+
+
 class APRLocalizer:
     """Absolute pose regression localizer (PoseNet/MapNet and Multi-Scene PoseNet).
 
@@ -72,11 +88,18 @@ class APRLocalizer:
             0 = no covariance).
         covariance_scale: multiply the (calibrated) MC-dropout covariance by this.
         seed: seed of the MC-dropout masks (repeatable covariances).
+        **refine_options: ``refine_iterations``, ``refine_step``, ``refine_max_translation``
+            (m), ``refine_max_rotation`` (deg): see ``inference.refine.REFINE_OPTIONS``.
+
+    Attributes:
+        refiner: the refinement stage (``inference.refine.AdversarialRefiner``) or None.
     """
+
+    options = APR_OPTIONS
 
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto',
                  mc_samples: Optional[int] = None, covariance_scale: float = 1.0,
-                 seed: int = 0):
+                 seed: int = 0, **refine_options: Any):
         self.bundle_path = Path(bundle_path)
         self.device = pick_device(device)
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
@@ -105,6 +128,11 @@ class APRLocalizer:
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
+        unknown = sorted(set(refine_options) - {spec.name for spec in REFINE_OPTIONS})
+        if unknown:
+            raise TypeError(f'APRLocalizer got unknown option(s) {unknown}')
+        self.refiner = load_refiner(bundle_path, self.config, self.device, inp['mean'],
+                                    inp['std'], refine_options)
 
     def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
         """Resize + centre crop + normalize one image to ``(1, 3, h, w)`` on the device.
@@ -186,9 +214,10 @@ class APRLocalizer:
         T = T_from_pos_quat(t_world[0], q_world[0])
         timings = {'preprocess': (t1 - t0) * 1e3, 'network': (t2 - t1) * 1e3,
                    'mc_dropout': (t3 - t2) * 1e3, 'total': (t3 - t0) * 1e3}
-        return PoseEstimate(ok=True, T_world_cam=T, covariance=covariance,
-                            confidence=confidence, scene=self.scenes[idx], failure=None,
-                            timings_ms=timings, extras=extras)
+        estimate = PoseEstimate(ok=True, T_world_cam=T, covariance=covariance,
+                                confidence=confidence, scene=self.scenes[idx], failure=None,
+                                timings_ms=timings, extras=extras)
+        return apply_refinement(self.refiner, estimate, {'image': x, 'scene_index': idx})
 
     def _mc_dropout(self, features: torch.Tensor, idx: int):
         enable_mc_dropout(self.model)
@@ -213,5 +242,5 @@ def _factory(bundle_path: Union[str, Path], device: str = 'auto', **options: Any
     return APRLocalizer(bundle_path, device=device, **options)
 
 
-register_localizer('apr', _factory)
-register_localizer('mspn', _factory)
+register_localizer('apr', _factory, APR_OPTIONS)
+register_localizer('mspn', _factory, APR_OPTIONS)

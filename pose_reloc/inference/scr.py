@@ -16,8 +16,10 @@ falls below the thresholds the estimate has ``ok=False`` and the PnP failure rea
 
 import dataclasses
 from pathlib import Path
+import re
 import time
-from typing import Any, Dict, Optional, Union
+import typing
+from typing import Any, Dict, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -30,8 +32,8 @@ from pose_reloc.core.util import check_rgb_image
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import camera_for_image, PoseEstimate, scene_camera, \
-    scene_names
+from pose_reloc.inference.base import camera_for_image, OptionSpec, PoseEstimate, \
+    scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.models.scr import localize_coords, network_size, SCRNet
 
@@ -149,6 +151,26 @@ def pnp_config(config: Dict[str, Any], where: Union[str, Path],
                                **options)
 
 
+def pnp_option_specs() -> Tuple[OptionSpec, ...]:
+    """Return the options of the SCR localizers: one per ``PnPConfig`` field.
+
+    Each defaults to None, "the bundle's ``pnp`` section" (itself defaulting to the field's
+    default); the description is the field's line in ``PnPConfig``'s docstring.
+    """
+    hints = typing.get_type_hints(PnPConfig)
+    doc = PnPConfig.__doc__ or ''
+    specs = []
+    for f in dataclasses.fields(PnPConfig):
+        kind = hints[f.name]
+        if typing.get_origin(kind) is Union:  # Optional[int]
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        match = re.search(rf'^ {{8}}{f.name}: (.+?)(?=\n {{8}}\w+: |\n\n|\Z)', doc, re.S | re.M)
+        text = ' '.join(match.group(1).split()) if match else 'PnP setting'
+        specs.append(OptionSpec(f.name, kind, None, f"PnP: {text} (default: the bundle's, "
+                                f'else {f.default!r})', allow_none=True))
+    return tuple(specs)
+
+
 def scene_pnp_calibration(config: Dict[str, Any], bundle_path: Union[str, Path],
                           pnp_options: Dict[str, Any]):
     """Read what every ``scr`` localizer needs besides its model.
@@ -169,7 +191,8 @@ def scene_pnp_calibration(config: Dict[str, Any], bundle_path: Union[str, Path],
     camera = scene_camera(config, bundle_path)
     if camera is None:
         raise BundleError(f'{where}: missing key "scenes[0].camera"')
-    pnp = pnp_config(config, where, pnp_options)
+    # None = "the bundle's value" (the declared default of every PnP option)
+    pnp = pnp_config(config, where, {k: v for k, v in pnp_options.items() if v is not None})
     try:
         calibration = read_calibration(config, str(where))
     except ValueError as exc:
@@ -190,4 +213,4 @@ def load_scr_localizer(bundle_path: Union[str, Path], device: str = 'auto', **op
     return SCRLocalizer(bundle_path, device=device, **options)
 
 
-register_localizer('scr', load_scr_localizer)
+register_localizer('scr', load_scr_localizer, pnp_option_specs())
