@@ -292,7 +292,8 @@ class AdversarialRefiner:
 
         Returns:
             ``estimate`` with the kept pose and ``extras``: ``refine_iterations``,
-            ``refine_accepted``, ``refine_status``, ``refine_probability_before|after``,
+            ``refine_accepted``, ``refine_rejected`` (1.0 when the guard kept the original,
+            so that reports average it to a rate), ``refine_status``, ``refine_probability_before|after``,
             ``refine_translation_m``, ``refine_rotation_deg`` (the proposed change, also
             when rejected). The covariance is left as it is.
         """
@@ -317,6 +318,7 @@ class AdversarialRefiner:
         self.rejections += int(result.status[0].startswith('rejected'))
         extras: Dict[str, Any] = {
             'refine_iterations': result.iterations, 'refine_accepted': accepted,
+            'refine_rejected': float(result.status[0].startswith('rejected')),
             'refine_status': result.status[0],
             'refine_probability_before': float(torch.sigmoid(result.logit_before[0])),
             'refine_probability_after': float(torch.sigmoid(result.logit_after[0])),

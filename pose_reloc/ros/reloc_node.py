@@ -861,7 +861,7 @@ class RelocNode(LifecycleNode):
             self._stats['age_ms'] = (now_ns - stamp_ns) / 1e6
             self._latencies.append(latency)
             self._stats['timings_ms'] = dict(estimate.timings_ms)
-            if estimate.extras.get('refine_accepted') is False:
+            if estimate.extras.get('refine_rejected'):
                 self._stats['refinements_rejected'] += 1
             if estimate.scene and estimate.scene != self._stats['scene']:
                 self.get_logger().info(f'scene: {estimate.scene}')

@@ -35,6 +35,7 @@ from pose_reloc.geometry.rotations import matrix_to_quat
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
+from pose_reloc.training.adversarial_config import AdversarialConfig
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
 from pose_reloc.training.loop import fit, FitResult, make_loader, work_dir_for
@@ -90,11 +91,14 @@ class APRModelConfig(PoseModelConfig):
         fc_dim: FC localizer width (PoseNet 2048; 0 = none).
         relative_weight: MapNet relative-pose term weight on frame pairs (0 = off).
         relative_skip: the pair partner is this many frames later in the same sequence.
+        adversarial: a pose discriminator trained against the regressor and kept in the
+            bundle for test-time refinement (``training.adversarial``; None = plain APR).
     """
 
     fc_dim: int = 2048
     relative_weight: float = 0.0
     relative_skip: int = 10
+    adversarial: Optional[AdversarialConfig] = None
 
 
 @dataclass
@@ -486,6 +490,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         The bundle path.
     """
     mc = cfg.model
+    if mc.adversarial is not None:
+        from pose_reloc.training.adversarial import train_adversarial
+        return train_adversarial(cfg, data_root, out_bundle, resume, init_bundle)
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
     pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
