@@ -293,9 +293,10 @@ class AdversarialRefiner:
         Returns:
             ``estimate`` with the kept pose and ``extras``: ``refine_iterations``,
             ``refine_accepted``, ``refine_rejected`` (1.0 when the guard kept the original,
-            so that reports average it to a rate), ``refine_status``, ``refine_probability_before|after``,
-            ``refine_translation_m``, ``refine_rotation_deg`` (the proposed change, also
-            when rejected). The covariance is left as it is.
+            so that reports average it to a rate), ``refine_status``,
+            ``refine_probability_before|after``, ``refine_translation_m``,
+            ``refine_rotation_deg`` (the proposed change, also when rejected). The covariance
+            is left as it is.
         """
         idx = int(inputs.get('scene_index', 0))
         image = inputs['image'].to(self.device)

@@ -73,7 +73,7 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
     """
     mc, adv = cfg.model, cfg.model.adversarial
     if mc.relative_weight > 0:
-        raise ValueError('model.adversarial is not combined with MapNet\'s relative term: set '
+        raise ValueError("model.adversarial is not combined with MapNet's relative term: set "
                          'model.relative_weight=0')
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
@@ -148,8 +148,8 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
             r_errs.append(re)
             p_gt = pose_vector(batch['t'].to(dev), batch['q'].to(dev), adv.rotation)
             real.append(torch.sigmoid(disc(feats, p_gt)).cpu().numpy())
-            fake.append(torch.sigmoid(disc(feats, pose_vector(out['t'], out['rot'],
-                                                               adv.rotation))).cpu().numpy())
+            p_hat = pose_vector(out['t'], out['rot'], adv.rotation)
+            fake.append(torch.sigmoid(disc(feats, p_hat)).cpu().numpy())
         return {'median_translation_m': float(np.median(np.concatenate(t_errs))),
                 'median_rotation_deg': float(np.median(np.concatenate(r_errs))),
                 'd_real': float(np.mean(np.concatenate(real))),
