@@ -126,3 +126,20 @@ def test_a_bundle_with_a_discriminator_round_trips(tmp_path):
                                    disc(disc.image_features(images), pose), rtol=0, atol=0)
     assert load_refiner(path, read_bundle_config(path), torch.device('cpu'), [0.5] * 3,
                         [0.25] * 3, {'refine_iterations': 0}) is None
+
+
+def test_perturbed_negatives_have_the_asked_spread():
+    from pose_reloc.training.adversarial import perturbed_pose
+    from pose_reloc.training.adversarial_config import AdversarialConfig
+    adv = AdversarialConfig(noise_translation=0.2, noise_rotation_deg=8.0)
+    gen = torch.Generator().manual_seed(0)
+    t = torch.zeros(4000, 3)
+    q = torch.tensor([[0.0, 0.0, 0.0, 1.0]]).repeat(4000, 1)
+    p = perturbed_pose(t, q, adv, gen)
+    assert p.shape == (4000, 7)
+    assert float(p[:, :3].std()) == pytest.approx(0.2, rel=0.05)
+    angle = np.degrees(2 * np.arccos(np.clip(p[:, 6].abs().numpy(), 0, 1)))
+    # |N(0, 8 deg)|: median 0.674 sigma
+    assert float(np.median(angle)) == pytest.approx(0.674 * 8.0, rel=0.08)
+    with pytest.raises(ValueError, match='noise must be >= 0'):
+        AdversarialConfig(noise_rotation_deg=-1.0)

@@ -288,7 +288,8 @@ class AdversarialRefiner:
         Args:
             estimate: the localizer's estimate (ok, with a pose).
             inputs: ``{'image': (1, 3, h, w) float32 preprocessed tensor, 'scene_index':
-                int}``.
+                int}``; optionally ``'features'``, D's ``(1, L)`` image features of that image
+                when the caller has them (a benchmark refining one image many ways).
 
         Returns:
             ``estimate`` with the kept pose and ``extras``: ``refine_iterations``,
@@ -305,9 +306,11 @@ class AdversarialRefiner:
              - self.t_mean[idx]) / self.t_scale[idx]
         q = torch.as_tensor(q_world, dtype=torch.float32, device=self.device)[None]
         rot = q if self.discriminator.rotation == 'quat' else to_log_quat(q)
-        with torch.no_grad():
-            features = self.discriminator.image_features(image * self.input_std
-                                                         + self.input_mean)
+        features = inputs.get('features')
+        if features is None and self.discriminator.uses_image:
+            with torch.no_grad():
+                features = self.discriminator.image_features(image * self.input_std
+                                                             + self.input_mean)
         scale = float(self.t_scale[idx])
         cfg = RefineConfig(iterations=self.cfg.iterations, step=self.cfg.step,
                            tolerance=self.cfg.tolerance,

@@ -8,7 +8,9 @@ settings): an APR preset whose ``model.adversarial`` section is set
 "Adversarial Networks for Camera Pose Regression and Refinement" (ICCVW 2019), Sec. 3:
 
 - every step, the discriminator first: ``L_D = BCE(D(f, p_gt), 1) + BCE(D(f, p_hat), 0)``
-  with the regressed pose detached (``ctx.update('discriminator', ...)``);
+  with the regressed pose detached (``ctx.update('discriminator', ...)``); with
+  ``noise_translation`` / ``noise_rotation_deg`` (not in the paper) also
+  ``+ BCE(D(f, p_gt + noise), 0)``;
 - then the regressor, the discriminator frozen: ``L_G = L_pose + lambda * BCE(D(f, p_hat),
   1)``; ``lambda = 0`` during ``warmup_epochs`` (``L_pose`` alone), then ``lambda_adv``.
 
@@ -53,6 +55,28 @@ def refinement_meta(adv: Any) -> Dict[str, Any]:
             'max_rotation_deg': float(adv.refine_max_rotation_deg)}
 
 
+def perturbed_pose(t_b3: torch.Tensor, q_b4: torch.Tensor, adv: Any,
+                   generator: torch.Generator) -> torch.Tensor:
+    """Return D's pose vectors of true poses moved by Gaussian noise (extra negatives).
+
+    Args:
+        t_b3: normalized true translations.
+        q_b4: true quaternions xyzw.
+        adv: the ``AdversarialConfig`` (``noise_translation`` in normalized units,
+            ``noise_rotation_deg`` the standard deviation of the rotation angle, about a
+            uniformly random axis).
+        generator: the CPU generator of the noise (checkpointed by the loop).
+    """
+    from pose_reloc.geometry.torch_ops import quat_exp, quat_multiply
+    b = t_b3.shape[0]
+    dt = torch.randn(b, 3, generator=generator) * adv.noise_translation
+    axis = F.normalize(torch.randn(b, 3, generator=generator), dim=1)
+    angle = torch.randn(b, 1, generator=generator) * np.radians(adv.noise_rotation_deg)
+    dq = quat_exp(axis * angle / 2).to(q_b4)  # log q = axis * angle / 2 (no factor 2)
+    q = quat_multiply(dq, q_b4)
+    return pose_vector(t_b3 + dt.to(t_b3), q, adv.rotation)
+
+
 def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
                       resume: bool = False, init_bundle: Optional[Path] = None) -> Path:
     """Train a PoseRegressor against a PoseDiscriminator and write the bundle.
@@ -95,6 +119,7 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
     std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
     jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
                               cfg.data.hue)) else None
+    generator = torch.Generator(device='cpu').manual_seed(cfg.run.seed + 1)
     opt_r = make_optimizer([p for p in list(model.parameters()) + list(criterion.parameters())
                             if p.requires_grad], cfg.optim)
     opt_d = make_optimizer(disc.trainable_parameters(), cfg.optim, lr=adv.lr or None)
@@ -103,6 +128,7 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
                        optimizers={'discriminator': opt_d, 'regressor': opt_r},
                        schedulers={'regressor': make_scheduler(opt_r, cfg.optim),
                                    'discriminator': make_scheduler(opt_d, cfg.optim)},
+                       generators={'negatives': generator},
                        extra={'lambda_adv': float(adv.lambda_adv),
                               'warmup_epochs': float(adv.warmup_epochs)})
 
@@ -120,6 +146,10 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
             z_fake = disc(features, p_hat.detach())
             loss_d = F.binary_cross_entropy_with_logits(z_real, torch.ones_like(z_real)) + \
                 F.binary_cross_entropy_with_logits(z_fake, torch.zeros_like(z_fake))
+            if adv.noise_translation > 0 or adv.noise_rotation_deg > 0:
+                z_noise = disc(features, perturbed_pose(t_gt, q_gt, adv, generator))
+                loss_d = loss_d + F.binary_cross_entropy_with_logits(
+                    z_noise, torch.zeros_like(z_noise))
         ctx.update('discriminator', loss_d)
         lam = state.extra['lambda_adv'] if ctx.epoch >= state.extra['warmup_epochs'] else 0.0
         with ctx.frozen('discriminator'), ctx.autocast():

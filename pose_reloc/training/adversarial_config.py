@@ -29,6 +29,13 @@ class AdversarialConfig:
         channels: width of the discriminator's three convolutions.
         rotation: the discriminator's pose rotation, ``quat`` or ``logq``.
         lr: the discriminator's learning rate (0 = ``optim.lr``).
+        noise_translation: not in the paper: also show D the true pose moved by Gaussian
+            noise of this standard deviation (normalized translation units) as a regressed
+            one (0 = off, the paper). Once the regressor fits its training images, their
+            regressed poses equal the true ones and D has nothing to tell apart; perturbed
+            true poses keep teaching it what a wrong pose for the image looks like.
+        noise_rotation_deg: the rotation noise of those negatives (degrees, about a random
+            axis; 0 = no rotation noise).
         refine_iterations: the bundle's default test-time refinement steps (0 = off), also
             used when the covariance is calibrated after training.
         refine_step: the default refinement step size (paper 1e-3).
@@ -44,6 +51,8 @@ class AdversarialConfig:
     channels: int = 32
     rotation: str = 'quat'
     lr: float = 0.0
+    noise_translation: float = 0.0
+    noise_rotation_deg: float = 0.0
     refine_iterations: int = 30
     refine_step: float = 1e-3
     refine_max_translation_m: float = 0.5
@@ -55,8 +64,10 @@ class AdversarialConfig:
         Raises:
             ValueError: naming the field.
         """
-        if self.lambda_adv < 0 or self.warmup_epochs < 0 or self.lr < 0:
-            raise ValueError('adversarial lambda_adv, warmup_epochs and lr must be >= 0')
+        if min(self.lambda_adv, self.warmup_epochs, self.lr, self.noise_translation,
+               self.noise_rotation_deg) < 0:
+            raise ValueError('adversarial lambda_adv, warmup_epochs, lr and the noise must be '
+                             '>= 0')
         if self.rotation not in ('quat', 'logq'):
             raise ValueError(f'adversarial.rotation must be quat or logq, got {self.rotation!r}')
         if self.refine_iterations < 0 or not self.refine_step > 0:
