@@ -87,8 +87,7 @@ def _errors(T_est, T_gt):
 
 
 def _refine_all(bundle, loc, rows, iterations, step):
-    refiner = load_refiner(bundle, loc.config, loc.device, loc.config['input']['mean'],
-                           loc.config['input']['std'],
+    refiner = load_refiner(bundle, loc.config, loc.device,
                            {'refine_iterations': iterations, 'refine_step': step})
     out, times, used, status = [], [], [], []
     for row in rows:
@@ -97,7 +96,7 @@ def _refine_all(bundle, loc, rows, iterations, step):
             if 'features' not in row:  # D's frozen features: once per frame and model
                 with torch.no_grad():
                     row['features'] = refiner.discriminator.image_features(
-                        row['input'] * refiner.input_std + refiner.input_mean)
+                        refiner.unit_rgb(row['input']))
             t0 = time.perf_counter()
             est = refiner.refine(est, {'image': row['input'], 'scene_index': 0,
                                        'features': row['features']})
@@ -124,14 +123,13 @@ def _summary(T_est, rows, T_base=None):
 
 def _discriminator_probabilities(bundle, loc, rows):
     """Mean D probability for the true and the regressed pose of each test frame."""
-    refiner = load_refiner(bundle, loc.config, loc.device, loc.config['input']['mean'],
-                           loc.config['input']['std'], {'refine_iterations': 1})
+    refiner = load_refiner(bundle, loc.config, loc.device, {'refine_iterations': 1})
     d = refiner.discriminator
     from pose_reloc.geometry.se3 import T_to_pos_quat
     real, fake = [], []
     with torch.no_grad():
         for row in rows:
-            f = d.image_features(row['input'] * refiner.input_std + refiner.input_mean)
+            f = d.image_features(refiner.unit_rgb(row['input']))
             for T, sink in ((row['T_gt'], real), (row['estimate'].T_world_cam, fake)):
                 t, q = T_to_pos_quat(np.asarray(T, dtype=np.float64))
                 t_n = (torch.tensor(t, dtype=torch.float32)[None] - refiner.t_mean[0]) \
@@ -182,14 +180,13 @@ def _evaluate(name, bundle, frames, sweep):
         if iterations == 30:
             out['errors_after_best'] = {'translation_m': t2, 'rotation_deg': r2}
     # time per iteration: 50 forced iterations (tolerance 0) on 20 frames, minus the features
-    refiner = load_refiner(bundle, loc.config, loc.device, loc.config['input']['mean'],
-                           loc.config['input']['std'], {'refine_iterations': 50,
-                                                        'refine_step': 1e-9})
+    refiner = load_refiner(bundle, loc.config, loc.device,
+                           {'refine_iterations': 50, 'refine_step': 1e-9})
     from pose_reloc.inference.refine import RefineConfig
     refiner.cfg = RefineConfig(iterations=50, step=1e-9, tolerance=0.0)
     per_iter, feat = [], []
     for row in rows[:20]:
-        x01 = row['input'] * refiner.input_std + refiner.input_mean
+        x01 = refiner.unit_rgb(row['input'])
         t0_ = time.perf_counter()
         with torch.no_grad():
             refiner.discriminator.image_features(x01)
@@ -249,6 +246,29 @@ def run(args):
         ev = result['evaluation'][name]
         print(name, json.dumps({k: ev[k] for k in ('no_refinement', 'paper_refinement')
                                 if k in ev}), flush=True)
+    # the spread between seeds: base vs adversarial, and refinement at the best step
+    best = result['evaluation']['adversarial'].get('best_step', 0.1)
+    result['seeds'] = {}
+    for seed in args.extra_seeds:
+        for name in ('base', 'adversarial'):
+            preset, overrides = runs[name]
+            overrides = [o for o in overrides if not o.startswith('run.seed=')]
+            overrides.append(f'run.seed={seed}')
+            key = f'{name}_seed{seed}'
+            print(f'training {key}', flush=True)
+            result['training'][key] = _train(preset, data, work / key, overrides)
+            loc, rows = _base_poses(work / key, frames)
+            T_base = np.array([r['estimate'].T_world_cam for r in rows])
+            entry = {'no_refinement': _summary(T_base, rows)[0]}
+            if name == 'adversarial':
+                for its in (30, 50):
+                    T, _, _, status = _refine_all(work / key, loc, rows, its, best)
+                    entry[f'refined_{its}x{best:g}'] = _summary(T, rows, T_base)[0]
+                    entry[f'refined_{its}x{best:g}']['status'] = {
+                        k: status.count(k) for k in sorted(set(status))}
+                entry['discriminator'] = _discriminator_probabilities(work / key, loc, rows)
+            result['seeds'][key] = entry
+            print(key, json.dumps(entry), flush=True)
     result['meta']['seconds'] = round(time.monotonic() - t_start, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -322,6 +342,8 @@ def main():
     parser.add_argument('--random-views', type=int, default=120)
     parser.add_argument('--test-frames', type=int, default=60)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--extra-seeds', type=int, nargs='*', default=[1, 2],
+                        help='also train base and adversarial with these seeds (no sweeps)')
     parser.add_argument('--noise-translation', type=float, default=0.2)
     parser.add_argument('--noise-rotation', type=float, default=8.0)
     parser.add_argument('--out', default=str(RESULT), help='result JSON')
