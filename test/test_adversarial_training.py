@@ -114,8 +114,7 @@ def test_a_bundle_with_a_discriminator_round_trips(tmp_path):
                        components={'discriminator': (disc.architecture, disc.state_dict())})
     arch, state = read_component(path, 'discriminator')
     assert arch == disc.architecture
-    refiner = load_refiner(path, read_bundle_config(path), torch.device('cpu'), [0.5] * 3,
-                           [0.25] * 3, {})
+    refiner = load_refiner(path, read_bundle_config(path), torch.device('cpu'), {})
     assert refiner.cfg.iterations == 7 and refiner.cfg.step == 0.01
     assert refiner.max_translation_m == 0.5  # not in the bundle: the default
     images = torch.rand(2, 3, 32, 40)
@@ -124,8 +123,8 @@ def test_a_bundle_with_a_discriminator_round_trips(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(loaded.image_features(images), pose),
                                    disc(disc.image_features(images), pose), rtol=0, atol=0)
-    assert load_refiner(path, read_bundle_config(path), torch.device('cpu'), [0.5] * 3,
-                        [0.25] * 3, {'refine_iterations': 0}) is None
+    assert load_refiner(path, read_bundle_config(path), torch.device('cpu'),
+                        {'refine_iterations': 0}) is None
 
 
 def test_perturbed_negatives_have_the_asked_spread():

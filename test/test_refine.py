@@ -180,8 +180,9 @@ def test_discriminator_shapes_pose_only_and_rebuild(rotation):
 def test_adversarial_refiner_stage_moves_the_pose_and_times_itself():
     torch.manual_seed(0)
     d = PoseDiscriminator('quat', length=16, channels=8, backbone='tiny').eval()
-    stage = AdversarialRefiner(d, np.array([[1.0, 2.0, 3.0]]), np.array([2.0]), [0.5] * 3,
-                               [0.25] * 3, RefineConfig(iterations=30, step=0.5),
+    stage = AdversarialRefiner(d, np.array([[1.0, 2.0, 3.0]]), np.array([2.0]),
+                               {'mean': [0.5] * 3, 'std': [0.25] * 3},
+                               RefineConfig(iterations=30, step=0.5),
                                max_translation_m=10.0, max_rotation_deg=90.0)
     assert isinstance(stage, RefinementStage)
     T0 = T_from_pos_quat(np.array([1.5, 2.0, 2.5]), np.array([0.1, 0.2, 0.0, 0.97]) /

@@ -131,8 +131,7 @@ class APRLocalizer:
         unknown = sorted(set(refine_options) - {spec.name for spec in REFINE_OPTIONS})
         if unknown:
             raise TypeError(f'APRLocalizer got unknown option(s) {unknown}')
-        self.refiner = load_refiner(bundle_path, self.config, self.device, inp['mean'],
-                                    inp['std'], refine_options)
+        self.refiner = load_refiner(bundle_path, self.config, self.device, refine_options)
 
     def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
         """Resize + centre crop + normalize one image to ``(1, 3, h, w)`` on the device.

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from pose_reloc.geometry.se3 import T_from_pos_quat, T_to_pos_quat
 from pose_reloc.inference.base import OptionSpec, PoseEstimate
 from pose_reloc.models.losses import to_log_quat, to_quat
-from pose_reloc.models.pose_discriminator import PoseDiscriminator
+from pose_reloc.models.pose_discriminator import PoseDiscriminator, to_unit_rgb
 
 #: the localizer options of the refinement stage (None = the bundle's ``refinement`` entry,
 #: else :class:`RefineConfig`'s default).
@@ -246,9 +246,9 @@ class AdversarialRefiner:
         discriminator: the trained :class:`PoseDiscriminator` (frozen here, eval mode).
         translation_mean: (S, 3) per-scene translation means, metres (the bundle's scenes).
         translation_scale: (S,) per-scene translation scales, metres.
-        input_mean: (3,) the localizer's input normalization mean (to recover RGB in
-            [0, 1] from its preprocessed tensor).
-        input_std: (3,) its std.
+        input_section: the bundle's ``input`` section (``mean``, ``std``, optional ``color``
+            and ``range``): how the localizer normalized its tensor, to recover RGB in
+            ``[0, 1]`` for the discriminator's own feature extractor.
         cfg: iterations and step; its trust region is ignored (set per scene from the next
             two arguments).
         max_translation_m: trust region, metres.
@@ -260,7 +260,8 @@ class AdversarialRefiner:
     """
 
     def __init__(self, discriminator: PoseDiscriminator, translation_mean: np.ndarray,
-                 translation_scale: np.ndarray, input_mean, input_std, cfg: RefineConfig,
+                 translation_scale: np.ndarray, input_section: Mapping[str, Any],
+                 cfg: RefineConfig,
                  max_translation_m: float = 0.5, max_rotation_deg: float = 10.0):
         """Freeze ``discriminator`` and keep the scene normalization (class docstring)."""
         self.discriminator = discriminator.eval()
@@ -272,15 +273,19 @@ class AdversarialRefiner:
                                       device=device).reshape(-1, 3)
         self.t_scale = torch.as_tensor(np.asarray(translation_scale), dtype=torch.float32,
                                        device=device).reshape(-1)
-        self.input_mean = torch.as_tensor(input_mean, dtype=torch.float32,
-                                          device=device).view(1, 3, 1, 1)
-        self.input_std = torch.as_tensor(input_std, dtype=torch.float32,
-                                         device=device).view(1, 3, 1, 1)
+        self.input_section = {'mean': list(input_section['mean']),
+                              'std': list(input_section['std']),
+                              'color': input_section.get('color', 'rgb'),
+                              'value_range': tuple(input_section.get('range', (0.0, 1.0)))}
         self.cfg = cfg
         self.max_translation_m = float(max_translation_m)
         self.max_rotation_deg = float(max_rotation_deg)
         self.rejections = 0
         self.refined = 0
+
+    def unit_rgb(self, image_b3hw: torch.Tensor) -> torch.Tensor:
+        """Return RGB in ``[0, 1]`` from the localizer's normalized input tensor."""
+        return to_unit_rgb(image_b3hw.to(self.device), **self.input_section)
 
     def refine(self, estimate: PoseEstimate, inputs: Mapping[str, Any]) -> PoseEstimate:
         """Refine ``estimate.T_world_cam`` (see the module docstring).
@@ -309,8 +314,7 @@ class AdversarialRefiner:
         features = inputs.get('features')
         if features is None and self.discriminator.uses_image:
             with torch.no_grad():
-                features = self.discriminator.image_features(image * self.input_std
-                                                             + self.input_mean)
+                features = self.discriminator.image_features(self.unit_rgb(image))
         scale = float(self.t_scale[idx])
         cfg = RefineConfig(iterations=self.cfg.iterations, step=self.cfg.step,
                            tolerance=self.cfg.tolerance,
@@ -367,7 +371,6 @@ COMPONENT = 'discriminator'
 
 
 def load_refiner(bundle_path: Any, config: Mapping[str, Any], device: torch.device,
-                 input_mean, input_std,
                  options: Mapping[str, Optional[float]]) -> Optional[AdversarialRefiner]:
     """Build the refinement stage of an APR bundle, or None when it is off.
 
@@ -375,8 +378,6 @@ def load_refiner(bundle_path: Any, config: Mapping[str, Any], device: torch.devi
         bundle_path: the bundle (its ``discriminator`` component is read).
         config: its ``config.json``.
         device: where the discriminator runs.
-        input_mean: (3,) the localizer's input normalization.
-        input_std: (3,) same.
         options: the ``refine_*`` options (:data:`REFINE_OPTIONS`; None = the bundle's).
 
     Returns:
@@ -406,5 +407,5 @@ def load_refiner(bundle_path: Any, config: Mapping[str, Any], device: torch.devi
     scenes = config['scenes']
     return AdversarialRefiner(
         discriminator.to(device), np.array([s['translation_mean'] for s in scenes]),
-        np.array([s['translation_scale'] for s in scenes]), input_mean, input_std, cfg,
+        np.array([s['translation_scale'] for s in scenes]), config['input'], cfg,
         max_translation_m=max_t, max_rotation_deg=max_r)

@@ -30,6 +30,28 @@ from pose_reloc.models.losses import to_log_quat, to_quat
 ROTATIONS = ('quat', 'logq')
 
 
+def to_unit_rgb(x_b3hw: torch.Tensor, mean, std, color: str = 'rgb',
+                value_range=(0.0, 1.0)) -> torch.Tensor:
+    """Undo an input normalization: RGB in ``[0, 1]`` from a network input tensor.
+
+    Args:
+        x_b3hw: ``(B, 3, H, W)`` normalized input, ``(v - mean) / std`` in ``color`` order,
+            ``v`` in ``value_range`` units (the bundle's ``input`` section).
+        mean: (3,) per-channel mean.
+        std: (3,) per-channel standard deviation.
+        color: ``'rgb'`` or ``'bgr'``.
+        value_range: ``(low, high)`` of black and white.
+
+    Returns:
+        ``(B, 3, H, W)`` RGB in ``[0, 1]``, same dtype and device.
+    """
+    m = torch.as_tensor(mean, dtype=x_b3hw.dtype, device=x_b3hw.device).view(1, 3, 1, 1)
+    s = torch.as_tensor(std, dtype=x_b3hw.dtype, device=x_b3hw.device).view(1, 3, 1, 1)
+    low, high = float(value_range[0]), float(value_range[1])
+    x = ((x_b3hw * s + m) - low) / (high - low)
+    return x.flip(1) if color == 'bgr' else x
+
+
 def pose_vector(t_b3: torch.Tensor, rot: torch.Tensor, rotation: str) -> torch.Tensor:
     """Return the discriminator's pose vector ``(B, 7)`` (quat) or ``(B, 6)`` (logq).
 
