@@ -57,6 +57,30 @@ def scene_id_map(frames: Sequence, scene_ids: Union[None, Sequence[str], Mapping
     return mapping
 
 
+def load_sample(frame, with_depth: bool = False, transform: Optional[Callable] = None) -> dict:
+    """Load a frame as a sample ``{'image', 'camera', 'depth'?}`` and apply ``transform``.
+
+    Args:
+        frame: a Frame record.
+        with_depth: also load its depth (``(H, W) float32`` metres).
+        transform: optional sample transform (:mod:`pose_reloc.data.transforms`).
+
+    Returns:
+        The (transformed) sample.
+    """
+    sample = {'image': load_image(frame), 'camera': frame.camera}
+    if with_depth:
+        sample['depth'] = load_depth(frame)
+    return transform(sample) if transform is not None else sample
+
+
+def _require_depth(frames: Sequence) -> None:
+    no_depth = [f.image_path for f in frames if f.depth_path is None]
+    if no_depth:
+        raise ValueError(f'with_depth=True but {len(no_depth)} of {len(frames)} frames have no '
+                         f'depth, e.g. {no_depth[0]}')
+
+
 class PoseDataset(Dataset):
     """Posed images for training and evaluation.
 
@@ -78,10 +102,7 @@ class PoseDataset(Dataset):
         self.with_depth = with_depth
         self.scene_ids = scene_id_map(self.frames, scene_ids)
         if with_depth:
-            no_depth = [f.image_path for f in self.frames if f.depth_path is None]
-            if no_depth:
-                raise ValueError(f'with_depth=True but {len(no_depth)} frames have no depth, '
-                                 f'e.g. {no_depth[0]}')
+            _require_depth(self.frames)
 
     def __len__(self) -> int:
         """Return the number of frames."""
@@ -90,11 +111,7 @@ class PoseDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         """Load, transform and convert frame ``index`` (see the module docstring)."""
         frame = self.frames[index]
-        sample = {'image': load_image(frame), 'camera': frame.camera}
-        if self.with_depth:
-            sample['depth'] = load_depth(frame)
-        if self.transform is not None:
-            sample = self.transform(sample)
+        sample = load_sample(frame, self.with_depth, self.transform)
         image = sample['image']
         if isinstance(image, np.ndarray):
             image = to_tensor(image)
@@ -134,10 +151,7 @@ class FrameCache:
         self.with_depth = with_depth
         self.max_bytes = int(max_bytes)
         if with_depth:
-            no_depth = [f.image_path for f in self.frames if f.depth_path is None]
-            if no_depth:
-                raise ValueError(f'{len(no_depth)} of {len(self.frames)} frames have no depth, '
-                                 f'e.g. {no_depth[0]}')
+            _require_depth(self.frames)
         self._samples: Dict[int, dict] = {}
         self._bytes = 0
 
@@ -155,12 +169,7 @@ class FrameCache:
         """
         sample = self._samples.get(index)
         if sample is None:
-            frame = self.frames[index]
-            sample = {'image': load_image(frame), 'camera': frame.camera}
-            if self.with_depth:
-                sample['depth'] = load_depth(frame)
-            if self.transform is not None:
-                sample = self.transform(sample)
+            sample = load_sample(self.frames[index], self.with_depth, self.transform)
             size = sample['image'].nbytes + (sample['depth'].nbytes if self.with_depth else 0)
             if self._bytes + size <= self.max_bytes:
                 self._samples[index] = sample
