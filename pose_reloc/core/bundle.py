@@ -201,12 +201,16 @@ def read_bundle(path: Union[str, Path], methods: Optional[Iterable[str]] = None,
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise BundleError(f'bundle {path} has no {WEIGHTS_NAME}')
+    return config, _load_tensors(weights, map_location)
+
+
+def _load_tensors(weights: Path, map_location: str) -> Dict[str, torch.Tensor]:
+    """Read a safetensors file, refusing pickle (BundleError naming the file)."""
     _refuse_pickle(weights)
     try:
-        state_dict = load_file(str(weights), device=map_location)
+        return load_file(str(weights), device=map_location)
     except Exception as exc:  # safetensors raises its own error types
         raise BundleError(f'{weights} is not a valid safetensors file: {exc}') from exc
-    return config, state_dict
 
 
 def bundle_components(config: Mapping[str, Any]) -> List[str]:
@@ -236,12 +240,7 @@ def read_component(path: Union[str, Path], name: str, map_location: str = 'cpu'
     weights = path / entry['file']
     if not weights.is_file():
         raise BundleError(f'{config_file(path)}: component {name!r} file {weights} is missing')
-    _refuse_pickle(weights)
-    try:
-        state_dict = load_file(str(weights), device=map_location)
-    except Exception as exc:  # safetensors raises its own error types
-        raise BundleError(f'{weights} is not a valid safetensors file: {exc}') from exc
-    return dict(entry['architecture']), state_dict
+    return dict(entry['architecture']), _load_tensors(weights, map_location)
 
 
 def read_bundle_config(path: Union[str, Path]) -> Dict[str, Any]:
