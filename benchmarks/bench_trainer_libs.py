@@ -19,8 +19,6 @@ Prints a table and writes ``benchmarks/results/bench_trainer_libs.json``.
 """
 
 import argparse
-import datetime
-import json
 import os
 from pathlib import Path
 import platform
@@ -28,6 +26,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from report import RESULTS, run_header, save_report
 
 CANDIDATES = {
     'torch only': ('import torch', []),
@@ -63,8 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--site', required=True, help='pip --target folder with the candidates')
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--out', type=Path, default=Path(__file__).parent / 'results'
-                        / 'bench_trainer_libs.json')
+    parser.add_argument('--out', type=Path, default=RESULTS / 'bench_trainer_libs.json')
     args = parser.parse_args()
     rows = []
     for name, (statement, packages) in CANDIDATES.items():
@@ -73,14 +72,9 @@ def main() -> None:
         rows.append({'candidate': name, 'statement': statement, 'import_s': round(seconds, 3),
                      'installed_mb': round(size, 1), 'packages': packages})
         print(f'{name:16s} import {seconds:6.2f} s   installed {size:6.1f} MB')
-    result = {'benchmark': 'bench_trainer_libs', 'rows': rows, 'repeats': args.repeats,
-              'command': ' '.join([Path(sys.executable).name] + sys.argv),
-              'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(),
-                          'python': platform.python_version()},
-              'date': datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + '\n')
-    print(f'wrote {args.out}')
+    result = {**run_header('benchmarks/bench_trainer_libs.py'), 'rows': rows,
+              'repeats': args.repeats, 'python': platform.python_version()}
+    save_report(result, args.out)
 
 
 if __name__ == '__main__':
