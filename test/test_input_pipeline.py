@@ -26,6 +26,7 @@ from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import load_localizer
 from pose_reloc.training import apr, scr
 from pose_reloc.training.config import config_from_dict, load_preset
+from pose_reloc.training.loop import make_loader
 from pose_reloc.training.registry import get_trainer
 
 CAMERA = PinholeCamera(80, 60, 70.0, 72.0, 39.0, 31.0)
@@ -87,7 +88,7 @@ def test_pose_regressor_validation_and_localize_give_identical_tensors(
     assert InputSpec.from_bundle(read_bundle_config(bundle), bundle) == spec
     assert (spec.resize, spec.height, spec.width, spec.mean) == (52, 48, 64, (0.5, 0.4, 0.3))
     data = apr.prepare_data(cfg, root, spec)
-    batches = list(apr.make_loader(data.val, cfg, train=False))
+    batches = list(make_loader(data.val, cfg, train=False))
     val_inputs = torch.cat([batch['image'] for batch in batches])
     localizer = load_localizer(bundle, device='cpu')
     assert localizer.input_spec == spec

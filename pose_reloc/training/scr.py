@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
@@ -52,7 +52,7 @@ from pose_reloc.models.keypoints import FeatureConfig
 from pose_reloc.models.scr import cell_centres, localize_coords, OUTPUT_STRIDE, SCRNet
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
-from pose_reloc.training.loop import fit, work_dir_for
+from pose_reloc.training.loop import fit, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -489,9 +489,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         # Worker processes start afresh every epoch: fill the RAM cache here, once, so that
         # they inherit it instead of decoding every image again each epoch.
         train_set.cache.fill(cfg.run.progress)
-    loader = DataLoader(train_set, batch_size=min(cfg.optim.batch_size, len(train_set)),
-                        shuffle=True, drop_last=len(train_set) > cfg.optim.batch_size,
-                        num_workers=cfg.data.workers)
+    loader = make_loader(train_set, cfg, train=True)
 
     def coord_step(net, batch, dev):
         pred = net(batch['image'].to(dev))
