@@ -239,9 +239,9 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
     Returns:
         Report dict: ``mode`` ('images' | 'poses' | 'unposed'), ``frames_written``,
         ``images_total``, ``skipped_every``, ``dropped_out_of_range`` (no ground truth at the
-        stamp), ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``, ``camera`` and
-        ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``, ``stamp_source``;
-        with a depth topic also ``depth_topic`` and ``dropped_no_depth``.
+        stamp), ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``,
+        ``camera`` and ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``,
+        ``stamp_source``; with a depth topic also ``depth_topic`` and ``dropped_no_depth``.
 
     Raises:
         FileNotFoundError: missing bag or camera YAML.

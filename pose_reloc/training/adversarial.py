@@ -35,9 +35,9 @@ from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import MapNetLoss, to_quat
-from pose_reloc.models.pose_discriminator import pose_vector, PoseDiscriminator
-from pose_reloc.training.apr import build_criterion, denormalize, input_meta, normalization, \
-    pose_errors, prepare_data, rotation_target, to_input, training_meta, transfer_weights
+from pose_reloc.models.pose_discriminator import pose_vector, PoseDiscriminator, to_unit_rgb
+from pose_reloc.training.apr import build_criterion, denormalize, input_spec, pose_errors, \
+    prepare_data, rotation_target, training_meta, transfer_weights
 from pose_reloc.training.config import TrainConfig
 from pose_reloc.training.loop import fit_multi, make_loader, make_optimizer, make_scheduler, \
     StepContext, TrainState, work_dir_for
@@ -101,7 +101,8 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
                          'model.relative_weight=0')
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
-    data = prepare_data(cfg, Path(data_root), single_scene='apr')
+    spec = input_spec(cfg.data, mc.backbone)
+    data = prepare_data(cfg, Path(data_root), spec, single_scene='apr')
     pretrained = None if (init_bundle or resume) else mc.pretrained
     model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
     if init_bundle is not None and not resume:
@@ -114,11 +115,11 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
         raise ValueError('MapNet loss with the adversarial game')
     disc = PoseDiscriminator(adv.rotation, adv.length, adv.channels, adv.backbone,
                              None if resume else adv.pretrained, seed=cfg.run.seed).to(device)
-    mean, std = normalization(cfg.data, mc.backbone)
-    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
-                              cfg.data.hue)) else None
+
+    def unit_rgb(x: torch.Tensor) -> torch.Tensor:
+        # D's frozen extractor normalizes itself: give it the (jittered) image in [0, 1]
+        return to_unit_rgb(x, spec.mean, spec.std, spec.color, spec.value_range)
+
     generator = torch.Generator(device='cpu').manual_seed(cfg.run.seed + 1)
     opt_r = make_optimizer([p for p in list(model.parameters()) + list(criterion.parameters())
                             if p.requires_grad], cfg.optim)
@@ -133,9 +134,9 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
                               'warmup_epochs': float(adv.warmup_epochs)})
 
     def step(batch: Dict[str, Any], ctx: StepContext) -> Dict[str, float]:
-        x = to_input(batch['image'], mean, std, ctx.device, jitter)
+        x = batch['image'].to(ctx.device)
         with torch.no_grad():
-            features = disc.image_features(x * std_t + mean_t)
+            features = disc.image_features(unit_rgb(x))
         t_gt = batch['t'].to(ctx.device)
         q_gt = batch['q'].to(ctx.device)
         p_gt = pose_vector(t_gt, q_gt, adv.rotation)
@@ -169,9 +170,9 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
     def validate(_: TrainState, dev: torch.device) -> Dict[str, float]:
         t_errs, r_errs, real, fake = [], [], [], []
         for batch in val_loader:
-            x = to_input(batch['image'], mean, std, dev)
+            x = batch['image'].to(dev)
             out = model(x)
-            feats = disc.image_features(x * std_t + mean_t)
+            feats = disc.image_features(unit_rgb(x))
             t = denormalize(out['t'], torch.zeros_like(batch['scene_id']), data.norms[:1])
             te, re = pose_errors(t, to_quat(out['rot']), batch['T_world_cam'])
             t_errs.append(te)
@@ -190,7 +191,7 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
                        resume=resume, device=device)
     meta = {
         'scenes': [n.to_json() for n in data.norms],
-        'input': input_meta(cfg, mean, std),
+        'input': spec.to_json(),
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'refinement': refinement_meta(adv),
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
