@@ -98,7 +98,7 @@ def test_eval_command_forwards_refinement_options(adv_bundle, tmp_path, capsys):
     assert 0.0 <= out[30]['extras']['refine_rejected']['mean'] <= 1.0
     assert cli_main(['eval', str(adv_bundle['bundle']), str(adv_bundle['data']),
                      '-o', 'min_inliers=3']) == 1
-    assert 'does not accept option(s) min_inliers' in capsys.readouterr().err
+    assert 'unknown APR localizer option(s) min_inliers' in capsys.readouterr().err
 
 
 def test_a_bundle_with_a_discriminator_round_trips(tmp_path):

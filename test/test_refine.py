@@ -225,8 +225,8 @@ def test_option_specs_check_and_parse():
     assert parse_option_assignments(['a=1', ' b = x ']) == {'a': '1', 'b': 'x'}
     with pytest.raises(ValueError, match='name=value'):
         parse_option_assignments(['a'])
-    with pytest.raises(ValueError, match='does not accept option.*zzz.*accepts: n'):
-        check_options([spec], {'zzz': 1}, 'the test localizer')
+    with pytest.raises(ValueError, match='unknown test localizer option.*zzz.*accepts: n'):
+        check_options([spec], {'zzz': 1}, 'test localizer')
 
 
 def test_localizers_declare_their_options():
@@ -254,8 +254,8 @@ def _apr_bundle(path):
 
 def test_load_localizer_validates_options_against_the_declaration(tmp_path):
     path = _apr_bundle(tmp_path / 'b')
-    with pytest.raises(ValueError, match=r'apr localizer does not accept option\(s\) '
-                       r'min_inliers; it accepts: covariance_scale, mc_samples'):
+    with pytest.raises(ValueError, match=r'unknown APR localizer option\(s\) min_inliers; '
+                       r'the APR localizer accepts: covariance_scale, mc_samples'):
         load_localizer(path, device='cpu', min_inliers=3)
     with pytest.raises(ValueError, match='mc_samples must be >= 0'):
         load_localizer(path, device='cpu', mc_samples=-2)

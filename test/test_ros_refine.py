@@ -96,8 +96,8 @@ def test_node_forwards_free_options_and_the_localizer_refuses_unknown_ones(conte
         assert node.localizer.covariance_scale == 2.0
     finally:
         node.destroy_node()
-    with pytest.raises(ValueError, match=r'does not accept option\(s\) min_inliers; it '
-                       'accepts: covariance_scale'):
+    with pytest.raises(ValueError, match=r'unknown APR localizer option\(s\) min_inliers; '
+                       'the APR localizer accepts: covariance_scale'):
         _node(context, bundle, localizer_options=['min_inliers=30'])
     with pytest.raises(ValueError, match='both as a parameter and in localizer_options'):
         _node(context, bundle, mc_samples=4, localizer_options=['mc_samples=4'])

@@ -14,6 +14,7 @@ rows); :func:`load_localizer` refuses any other option, naming it and the accept
 ``pose-reloc eval``) forward options without knowing the method.
 """
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Sequence, Tuple, Union
 
@@ -54,12 +55,15 @@ def localizer_options(method_or_bundle: Union[str, Path]) -> Tuple[Any, ...]:
 
     Args:
         method_or_bundle: a method name (``'apr'``) or a bundle directory (its
-            ``config.json`` names the method); a ``Path`` is always a bundle.
+            ``config.json`` names the method); a ``Path``, a string with a path separator
+            or an existing directory is a bundle.
 
     Raises:
         BundleError: for an unreadable bundle or a method without a localizer.
     """
-    if isinstance(method_or_bundle, Path) or Path(str(method_or_bundle)).is_dir():
+    text = str(method_or_bundle)
+    if isinstance(method_or_bundle, Path) or os.sep in text or '/' in text or \
+            Path(text).is_dir():
         method_or_bundle = read_bundle_config(method_or_bundle)['method']
     localizer_factory(method_or_bundle)
     return OPTIONS.get(method_or_bundle, ())
@@ -92,7 +96,7 @@ def load_localizer(bundle_path: Union[str, Path], device: str = 'auto', **option
     from pose_reloc.inference.base import check_options
     method = read_bundle_config(bundle_path)['method']
     factory = localizer_factory(method)
-    options = check_options(OPTIONS.get(method, ()), options, f'the {method} localizer')
+    options = check_options(OPTIONS.get(method, ()), options, f'{method.upper()} localizer')
     return factory(bundle_path, device=device, **options)
 
 

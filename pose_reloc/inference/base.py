@@ -146,7 +146,7 @@ def check_options(specs: Sequence[OptionSpec], options: Mapping[str, Any],
         specs: what the localizer accepts.
         options: the caller's ``{name: value}`` (values may be strings, see
             :meth:`OptionSpec.check`).
-        where: who accepts them, for messages (``'the apr localizer'``).
+        where: who accepts them, for messages (``'APR localizer'``).
 
     Returns:
         ``{name: converted value}`` for the given options only (defaults are not filled in).
@@ -158,8 +158,8 @@ def check_options(specs: Sequence[OptionSpec], options: Mapping[str, Any],
     by_name = {spec.name: spec for spec in specs}
     unknown = sorted(set(options) - set(by_name))
     if unknown:
-        raise ValueError(f'{where} does not accept option(s) {", ".join(unknown)}; it accepts: '
-                         f'{", ".join(sorted(by_name)) or "none"}')
+        raise ValueError(f'unknown {where} option(s) {", ".join(unknown)}; the {where} '
+                         f'accepts: {", ".join(sorted(by_name)) or "none"}')
     return {name: by_name[name].check(value, where) for name, value in options.items()}
 
 

@@ -51,6 +51,7 @@ nav2's lifecycle manager (or ``ros2 lifecycle set``) drives it.
 
 from collections import deque
 import math
+from pathlib import Path
 import sys
 import threading
 import time
@@ -370,7 +371,7 @@ class RelocNode(LifecycleNode):
         from pose_reloc.inference.base import parse_option_assignments
         options = dict(parse_option_assignments(
             [item for item in p['localizer_options'] if item.strip()]))
-        accepted = {spec.name for spec in localizer_options(p['bundle'])}
+        accepted = {spec.name for spec in localizer_options(Path(p['bundle']))}
         for name, unset in OPTION_PARAMETERS.items():
             if p[name] == unset:
                 continue
