@@ -42,6 +42,13 @@ images to AMCL (``/initialpose`` or nav2's ``set_initial_pose``); ``auto_relocal
 when ``/amcl_pose`` diverges. Except in ``map_to_camera`` mode the node reads ``/tf`` for the
 camera mounting and the odometry that compensates the motion between those images.
 
+Localizer options: the node names no method. It forwards ``mc_samples``,
+``refine_iterations`` and ``refine_step`` when set and declared by the bundle's localizer
+(``inference.localizer_options``; set but not declared: logged and left out) and the
+``name=value`` items of ``localizer_options`` as they are (the localizer refuses unknown
+ones). The last pose's stage times (``refine_ms`` with refinement on) and the refinements
+the guard rejected are in ``/diagnostics``.
+
 A managed (lifecycle) node, as nav2's: configure validates the parameters, loads the bundle
 and creates the publishers and the service; activate opens the subscriptions, the diagnostics
 timer and the worker; deactivate stops processing and keeps the model; cleanup releases it.
