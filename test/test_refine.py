@@ -266,3 +266,17 @@ def test_load_localizer_validates_options_against_the_declaration(tmp_path):
     assert est.ok and 'refine' not in est.timings_ms
     with pytest.raises(ValueError, match="needs a bundle with a 'discriminator' component"):
         load_localizer(path, device='cpu', refine_iterations=30)
+
+
+def test_ros_package_names_no_method():
+    """The node and the ROS tools forward options without knowing the method (issue 9.7)."""
+    import ast
+    from pathlib import Path
+    import pose_reloc.ros
+    methods = {'apr', 'mspn', 'scr', 'apanet'}
+    found = []
+    for path in Path(pose_reloc.ros.__file__).parent.glob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Constant) and node.value in methods:
+                found.append(f'{path.name}:{node.lineno}: {node.value!r}')
+    assert not found, found
