@@ -142,3 +142,22 @@ def test_perturbed_negatives_have_the_asked_spread():
     assert float(np.median(angle)) == pytest.approx(0.674 * 8.0, rel=0.08)
     with pytest.raises(ValueError, match='noise must be >= 0'):
         AdversarialConfig(noise_rotation_deg=-1.0)
+
+
+def test_resume_continues_the_game_exactly(tmp_path):
+    from pose_reloc.core.bundle import read_bundle
+    generate_scene(tmp_path / 'data' / 'tiny_0', 'tiny', seed=0, frames=24, size=(64, 48))
+    small = [o for o in OVERRIDES if not o.startswith('optim.epochs')] + [
+        'model.adversarial.warmup_epochs=1', 'model.adversarial.noise_translation=0.1',
+        'model.adversarial.noise_rotation_deg=5', 'data.calibration_split=']
+    whole = train_from_preset('apr', 'posenet-adv-cpu', tmp_path / 'data', tmp_path / 'a',
+                              small + ['optim.epochs=3'])
+    train_from_preset('apr', 'posenet-adv-cpu', tmp_path / 'data', tmp_path / 'b',
+                      small + ['optim.epochs=2'])
+    resumed = train_from_preset('apr', 'posenet-adv-cpu', tmp_path / 'data', tmp_path / 'b',
+                                small + ['optim.epochs=3'], resume=True)
+    for name in (None, 'discriminator'):
+        a = read_bundle(whole)[1] if name is None else read_component(whole, name)[1]
+        b = read_bundle(resumed)[1] if name is None else read_component(resumed, name)[1]
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
