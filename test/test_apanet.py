@@ -1,0 +1,207 @@
+# Copyright 2026 pose_reloc authors
+# SPDX-License-Identifier: Apache-2.0
+"""APANet (issue 11): rotation geometry, anchors, adversarial updates, nu selection, training.
+
+The training tests use two tiny plane scenes (colour ramps encode the position, the blue
+level names the scene) whose world frames differ by a large offset and a yaw, as real
+scenes' frames do, 32x32 crops and the ``tiny`` backbone.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pose_reloc.geometry.camera import PinholeCamera
+from pose_reloc.geometry.rotations import matrix_to_quat, quat_to_matrix
+from pose_reloc.models.apanet import (adversarial_loss, AnchorPoseRegressor,
+                                      compose_with_anchor, discriminator_accuracy,
+                                      discriminator_loss, encode, nearest_anchor,
+                                      relative_to_anchor, rotate_images, rotate_orientation,
+                                      RotationHead, SceneDiscriminator, select_anchors)
+from pose_reloc.models.apr import PoseRegressor
+
+torch.set_num_threads(1)
+
+
+# --- the rotation pin -----------------------------------------------------------------------
+
+def _project(T_world_cam, point_world, camera):
+    T_cam_world = np.linalg.inv(T_world_cam)
+    p_cam = T_cam_world[:3, :3] @ point_world + T_cam_world[:3, 3]
+    uv, valid = camera.project(p_cam[None])
+    assert valid[0]
+    return uv[0]
+
+
+@pytest.mark.parametrize('k', [1, 2, 3, -1, 5])
+def test_rotated_pose_projects_point_to_rotated_pixel(k):
+    """A 3-D point projected with the rotated pose lands on the pixel torch.rot90 moved."""
+    size = 15
+    c = (size - 1) / 2.0  # OpenCV: pixel centres at integers, principal point at the centre
+    camera = PinholeCamera(size, size, 12.0, 12.0, c, c)
+    rng = np.random.default_rng(k + 10)
+    R = quat_to_matrix(matrix_to_quat(np.linalg.qr(rng.normal(size=(3, 3)))[0] *
+                                      np.sign(np.linalg.det(np.linalg.qr(
+                                          rng.normal(size=(3, 3)))[0]))))
+    T_world_cam = np.eye(4)
+    T_world_cam[:3, :3] = R
+    T_world_cam[:3, 3] = rng.normal(size=3)
+    for u, v in [(2, 4), (11, 3), (9, 12)]:
+        p_cam = camera.backproject(np.array([[u, v]], float), np.array([2.5]))[0]
+        p_world = R @ p_cam + T_world_cam[:3, 3]
+        np.testing.assert_allclose(_project(T_world_cam, p_world, camera), [u, v], atol=1e-9)
+        image = torch.zeros(1, 1, size, size)
+        image[0, 0, v, u] = 1.0
+        rotated = rotate_images(image, torch.tensor([k]))
+        row, col = divmod(int(rotated.flatten().argmax()), size)
+        q = torch.tensor(matrix_to_quat(R)[None], dtype=torch.float64)
+        q_rot = rotate_orientation(q, torch.tensor([k]))[0].numpy()
+        T_rot = T_world_cam.copy()
+        T_rot[:3, :3] = quat_to_matrix(q_rot)
+        np.testing.assert_allclose(_project(T_rot, p_world, camera), [col, row], atol=1e-9)
+        if k % 4 != 2:  # the opposite turn must miss (an order or sign slip is silent)
+            q_wrong = rotate_orientation(q, torch.tensor([-k]))[0].numpy()
+            T_wrong = T_world_cam.copy()
+            T_wrong[:3, :3] = quat_to_matrix(q_wrong)
+            assert np.abs(_project(T_wrong, p_world, camera) - [col, row]).max() > 1.0
+
+
+def test_rot90_convention_counter_clockwise():
+    """Pin torch.rot90's direction: k=1 moves the top-right corner to the top-left."""
+    image = torch.zeros(1, 1, 3, 3)
+    image[0, 0, 0, 2] = 1.0  # row 0, column 2: top right
+    out = rotate_images(image, torch.tensor([1]))
+    assert out[0, 0, 0, 0] == 1.0
+    out = rotate_images(image, torch.tensor([-1]))
+    assert out[0, 0, 2, 2] == 1.0
+
+
+def test_rotate_images_errors_and_mixed_batch():
+    with pytest.raises(ValueError, match='square'):
+        rotate_images(torch.zeros(2, 3, 4, 5), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match='k_b'):
+        rotate_images(torch.zeros(2, 3, 4, 4), torch.tensor([0]))
+    x = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4)
+    out = rotate_images(x, torch.tensor([0, 3]))
+    assert torch.equal(out[0], x[0])
+    assert torch.equal(out[1], torch.rot90(x[1], 3, dims=(-2, -1)))
+
+
+def test_rotate_orientation_position_free_and_w_positive():
+    q = torch.tensor([[0.1, -0.2, 0.3, 0.9]])
+    q = q / q.norm()
+    out = rotate_orientation(q.repeat(4, 1), torch.arange(4))
+    assert torch.allclose(out[0], q[0])
+    assert (out[:, 3] >= 0).all()
+    assert torch.allclose(out.norm(dim=1), torch.ones(4))
+
+
+# --- anchors (RPE) --------------------------------------------------------------------------
+
+def test_anchor_roundtrip_and_selection():
+    gen = torch.Generator().manual_seed(0)
+    t = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    q = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    q = q / q.norm(dim=1, keepdim=True)
+    at = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    aq = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    aq = aq / aq.norm(dim=1, keepdim=True)
+    t_rel, q_rel = relative_to_anchor(t, q, at, aq)
+    t_back, q_back = compose_with_anchor(t_rel, q_rel, at, aq)
+    assert torch.allclose(t_back, t, atol=1e-12)
+    assert torch.allclose((q_back * q).sum(1).abs(), torch.ones(6, dtype=torch.float64))
+    assert select_anchors(4, 10).tolist() == [0, 3, 6, 9]
+    assert select_anchors(5, 3).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):
+        select_anchors(0, 3)
+    idx = nearest_anchor(at[:3] + 1e-3, aq[:3], at, aq)
+    assert idx.tolist() == [0, 1, 2]
+
+
+def test_anchor_regressor_heads_compose_with_argmax_anchor():
+    model = AnchorPoseRegressor('tiny', None, fc_dim=16, dropout=0.0, head_dim=8,
+                                num_anchors=3).eval()
+    anchor_t = torch.tensor([[0.0, 0, 0], [5.0, 0, 0], [0, 5.0, 0]])
+    anchor_q = torch.tensor([[0.0, 0, 0, 1], [0, 0, 1, 0], [1.0, 0, 0, 0]])
+    model.set_anchors(anchor_t, anchor_q)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        features = model.features(x)
+        rel = model.relative_heads(features)
+        out = model.heads(features)
+    idx = rel['anchor_logits'].argmax(1)
+    t, q = compose_with_anchor(rel['t'], rel['rot'], anchor_t[idx], anchor_q[idx])
+    assert torch.allclose(out['t'], t) and torch.allclose(out['rot'], q)
+    rebuilt = AnchorPoseRegressor.from_architecture(model.architecture)
+    rebuilt.load_state_dict(model.state_dict())
+    assert torch.equal(rebuilt.anchor_t, anchor_t)
+
+
+def test_apanet_pose_regressor_heads():
+    """G_p = FC 1024 then position / orientation layers of 256 (scaled down here)."""
+    model = PoseRegressor('tiny', None, fc_dim=32, dropout=0.5, head_dim=16)
+    assert model.architecture['head_dim'] == 16
+    assert isinstance(model.head_t, torch.nn.Sequential) and model.head_t[0].out_features == 16
+    out = encode(model.eval(), torch.randn(3, 3, 16, 16))
+    assert out['pooled'].shape == (3, 64) and out['features'].shape == (3, 32)
+    assert out['t'].shape == (3, 3) and out['rot'].shape == (3, 4)
+    assert 'head_dim' not in PoseRegressor('tiny', None, fc_dim=8).architecture
+
+
+def test_discriminator_shapes_and_errors():
+    disc = SceneDiscriminator(64, num_labels=3, dims=(32, 16, 8), dropout=0.5)
+    assert disc(torch.randn(5, 64)).shape == (5, 3)
+    assert [m.p for m in disc.modules() if isinstance(m, torch.nn.Dropout)] == [0.5] * 3
+    with pytest.raises(ValueError):
+        SceneDiscriminator(64, num_labels=1)
+    with pytest.raises(ValueError):
+        adversarial_loss(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), kind='grl')
+    assert RotationHead(64)(torch.randn(2, 64)).shape == (2, 4)
+    logits = torch.zeros(4, 2)
+    assert math.isclose(float(adversarial_loss(logits, torch.zeros(4, dtype=torch.long))),
+                        math.log(2), rel_tol=1e-6)
+
+
+# --- alternating updates --------------------------------------------------------------------
+
+@pytest.mark.parametrize('kind', ['confusion', 'minimax'])
+def test_alternating_updates_move_discriminator_and_encoder_apart(kind):
+    """Training only G_d raises its accuracy; training only E against it lowers it again."""
+    gen = torch.Generator().manual_seed(0)
+    n = 256
+    x = torch.cat([torch.randn(n, 8, generator=gen) + 1.0,
+                   torch.randn(n, 8, generator=gen) - 1.0])
+    labels = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 16))
+    disc = SceneDiscriminator(16, 2, dims=(32, 16, 8), dropout=0.0)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=1e-2)
+    opt_e = torch.optim.Adam(encoder.parameters(), lr=1e-2)
+
+    def accuracy():
+        with torch.no_grad():
+            return discriminator_accuracy(disc(encoder(x)), labels)
+
+    # the discriminator learns on detached features (the encoder does not move)
+    before_e = [p.clone() for p in encoder.parameters()]
+    start = accuracy()
+    for _ in range(100):
+        opt_d.zero_grad()
+        discriminator_loss(disc(encoder(x).detach()), labels).backward()
+        opt_d.step()
+    trained = accuracy()
+    assert all(torch.equal(a, b) for a, b in zip(before_e, encoder.parameters()))
+    assert trained > max(start, 0.9)
+    # the encoder plays against the frozen discriminator (which does not move)
+    before_d = [p.clone() for p in disc.parameters()]
+    for p in disc.parameters():
+        p.requires_grad_(False)
+    for _ in range(100):
+        opt_e.zero_grad()
+        adversarial_loss(disc(encoder(x)), labels, kind).backward()
+        opt_e.step()
+    assert all(torch.equal(a, b) for a, b in zip(before_d, disc.parameters()))
+    assert accuracy() < trained - 0.3
