@@ -113,7 +113,7 @@ def test_anchor_roundtrip_and_selection():
     assert torch.allclose(t_back, t, atol=1e-12)
     assert torch.allclose((q_back * q).sum(1).abs(), torch.ones(6, dtype=torch.float64))
     assert select_anchors(4, 10).tolist() == [0, 3, 6, 9]
-    assert select_anchors(5, 3).tolist() == [0, 1, 2]
+    assert select_anchors(5, 3).tolist() == [0, 0, 1, 2, 2]
     with pytest.raises(ValueError):
         select_anchors(0, 3)
     idx = nearest_anchor(at[:3] + 1e-3, aq[:3], at, aq)

@@ -216,18 +216,21 @@ def rotate_orientation(q_b4: torch.Tensor, k_b: torch.Tensor) -> torch.Tensor:
 
 
 def select_anchors(count: int, available: int) -> torch.Tensor:
-    """Return the indices of ``count`` anchors evenly spaced over ``available`` ordered frames.
+    """Return ``count`` anchor indices evenly spaced over ``available`` ordered frames.
 
     Frames are in the dataset's order (sequence, then time), so this is "every k-th frame"
-    of the trajectory (AnchorNet). Fewer frames than ``count``: every frame is an anchor.
+    of the trajectory (AnchorNet). With fewer frames than ``count`` some frames repeat (every
+    scene keeps ``count`` anchors, the width of the shared anchor classifier).
+
+    Returns:
+        (count,) int64 indices in ``[0, available)``, non-decreasing.
 
     Raises:
         ValueError: if ``count < 1`` or there is no frame.
     """
     if count < 1 or available < 1:
         raise ValueError(f'anchors need count >= 1 and frames >= 1, got {count}, {available}')
-    n = min(count, available)
-    return torch.linspace(0, available - 1, n).round().long()
+    return torch.linspace(0, available - 1, count, dtype=torch.float64).round().long()
 
 
 def relative_to_anchor(t_b3: torch.Tensor, q_b4: torch.Tensor, anchor_t_b3: torch.Tensor,
