@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from pose_reloc.core.bundle import read_bundle, save_bundle
@@ -37,7 +37,7 @@ from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
-from pose_reloc.training.loop import fit, FitResult, work_dir_for
+from pose_reloc.training.loop import fit, FitResult, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -380,14 +380,6 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
     if val_ds is None:
         LOG.warning('no %r frames for validation; validation is skipped', cfg.data.val_split)
     return PreparedData(names, norms, train, val_ds)
-
-
-def make_loader(dataset: Dataset, cfg: TrainConfig, train: bool) -> DataLoader:
-    """Return a DataLoader over ``dataset`` (shuffled, drops a last partial training batch)."""
-    batch = min(cfg.optim.batch_size, len(dataset))
-    return DataLoader(dataset, batch_size=batch, shuffle=train,
-                      drop_last=train and len(dataset) > batch, num_workers=cfg.data.workers,
-                      persistent_workers=False)
 
 
 def pose_errors(t_pred_b3: torch.Tensor, q_pred_b4: torch.Tensor,

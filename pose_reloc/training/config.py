@@ -175,6 +175,8 @@ class RunConfig:
         progress: show tqdm progress bars.
         threads: CPU threads for torch (``torch.set_num_threads``); 0 keeps torch's default.
             On a small shared CPU one thread is often faster than two.
+        amp: mixed precision (float16 autocast + gradient scaling) when training on CUDA;
+            ignored on CPU.
     """
 
     seed: int = 0
@@ -182,6 +184,7 @@ class RunConfig:
     checkpoint_every: int = 1
     progress: bool = True
     threads: int = 0
+    amp: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from pose_reloc.geometry.camera import camera_from_ros_yaml
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
-from pose_reloc.training.apr import (build_criterion, denormalize, input_meta, make_loader,
+from pose_reloc.training.apr import (build_criterion, denormalize, input_meta,
                                      normalization, pose_errors, PoseModelConfig,
                                      prepare_data, rotation_target, SceneNorm, to_input,
                                      training_meta, transfer_weights)
 from pose_reloc.training.config import register_model_config, TrainConfig
-from pose_reloc.training.loop import fit, work_dir_for
+from pose_reloc.training.loop import fit, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
@@ -49,7 +49,7 @@ from pose_reloc.models.scr import cell_centres, localize_coords, network_size, O
     SCRNet
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
-from pose_reloc.training.loop import fit, work_dir_for
+from pose_reloc.training.loop import fit, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
@@ -505,9 +505,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         # they inherit it instead of decoding every image again each epoch.
         for index in range(len(train_set)):
             train_set.load(index)
-    loader = DataLoader(train_set, batch_size=min(cfg.optim.batch_size, len(train_set)),
-                        shuffle=True, drop_last=len(train_set) > cfg.optim.batch_size,
-                        num_workers=cfg.data.workers)
+    loader = make_loader(train_set, cfg, train=True)
 
     def coord_step(net, batch, dev):
         pred = net(batch['image'].to(dev))
