@@ -205,3 +205,130 @@ def test_alternating_updates_move_discriminator_and_encoder_apart(kind):
         opt_e.step()
     assert all(torch.equal(a, b) for a, b in zip(before_d, disc.parameters()))
     assert accuracy() < trained - 0.3
+
+
+# --- nu selection ---------------------------------------------------------------------------
+
+def test_nu_selection_deterministic_nested_and_disjoint_from_test(planes):
+    from pose_reloc.data.formats import load_dataset
+    from pose_reloc.training.apanet import select_labeled
+    scene = load_dataset(planes / 'target')[0]
+    train = scene.split('train')
+    test_stamps = {f.timestamp_ns for f in scene.split('test')}
+    a = select_labeled(len(train), 0.1, seed=3)
+    assert np.array_equal(a, select_labeled(len(train), 0.1, seed=3))
+    assert not np.array_equal(a, select_labeled(len(train), 0.1, seed=4))
+    assert len(a) == round(0.1 * len(train)) and len(set(a.tolist())) == len(a)
+    assert set(a.tolist()) <= set(select_labeled(len(train), 0.5, seed=3).tolist())
+    assert not {train[i].timestamp_ns for i in a} & test_stamps
+    assert len(select_labeled(len(train), 0.0, 3)) == 0
+    assert len(select_labeled(len(train), 0.001, 3)) == 1
+    with pytest.raises(ValueError):
+        select_labeled(10, 1.5, 0)
+
+
+# --- training -------------------------------------------------------------------------------
+
+H, W = 32, 48
+TINY = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
+        'model.head_dim=16', 'model.disc_dims=[32,16]', 'model.dropout=0.1',
+        'model.mc_samples=0', f'data.height={H}', f'data.width={W}', 'data.resize=0',
+        'data.val_frames=8', 'optim.lr=3e-3', 'optim.batch_size=16', 'optim.max_minutes=0',
+        'run.progress=false', 'run.device=cpu', 'run.threads=1', 'model.freeze_encoder=0',
+        'model.s_q=0', 'model.target_batch=8']
+
+
+def _write_plane_scene(path, name, blue, T_world_local, frames=64, seed=0):
+    """A camera over a plane whose colours encode its position; poses in the scene's frame."""
+    from pose_reloc.data.formats.posed_folder import PosedFolderWriter
+    from pose_reloc.geometry.se3 import T_from_pos_quat
+    rng = np.random.default_rng(seed)
+    tex = 256
+    u, v = np.meshgrid(np.linspace(0, 1, tex), np.linspace(0, 1, tex))
+    texture = np.stack([40 + 180 * u, 40 + 180 * v, np.full_like(u, blue)], axis=2)
+    texture = (texture + rng.normal(0, 8, size=texture.shape)).clip(0, 255).astype(np.uint8)
+    camera = PinholeCamera(W, H, 40.0, 40.0, W / 2, H / 2)
+    with PosedFolderWriter(path, camera, scene_name=name) as writer:
+        for i in range(frames):
+            x, y = rng.uniform(-1, 1, size=2)
+            yaw = 0.3 * x
+            q = np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
+            T = T_world_local @ T_from_pos_quat(np.array([x, y, 0.1 * rng.normal()]), q)
+            r0 = int((y + 1) / 2 * (tex - H - 1))
+            c0 = int((x + 1) / 2 * (tex - W - 1))
+            writer.add(1_000_000 * (i + 1), T, texture[r0:r0 + H, c0:c0 + W],
+                       split='test' if i % 4 == 3 else 'train', sequence='seq0')
+    return path
+
+
+@pytest.fixture(scope='module')
+def planes(tmp_path_factory):
+    """A source scene and a target scene whose world frame is 10 m away and turned 90 deg."""
+    from pose_reloc.geometry.se3 import T_from_pos_quat
+    root = tmp_path_factory.mktemp('apanet_planes')
+    _write_plane_scene(root / 'source', 'source', blue=220, T_world_local=np.eye(4), seed=1)
+    s = math.sqrt(0.5)
+    T_far = T_from_pos_quat(np.array([10.0, -6.0, 1.0]), np.array([0.0, 0.0, s, s]))
+    _write_plane_scene(root / 'target', 'target', blue=60, T_world_local=T_far, seed=2)
+    return root
+
+
+def _train(planes, out, variant, extra=(), resume=False):
+    from pose_reloc.training.config import load_preset
+    from pose_reloc.training.registry import get_trainer
+    cfg = load_preset('apanet-cpu', TINY + [f'model.variant={variant}'] + list(extra))
+    data = {'source': [planes / 'source'], 'target': planes / 'target'}
+    return get_trainer('apanet')(cfg, data, out, resume=resume)
+
+
+def test_apanet_beats_source_only_on_held_out_target(planes, tmp_path):
+    """Seeded, fixed epochs; source-only answers in the source's frame, 10 m away."""
+    from pose_reloc.core.bundle import read_bundle
+    from pose_reloc.inference.evaluate import evaluate
+    common = ['optim.epochs=12', 'model.nu=0.25', 'model.target_share=0.25']
+    apanet = _train(planes, tmp_path / 'apanet', 'apanet', common)
+    source = _train(planes, tmp_path / 'source_only', 'source_only', common)
+    config, _ = read_bundle(apanet)
+    assert config['method'] == 'apr' and config['scenes'][0]['name'] == 'target'
+    assert config['training']['apanet']['labeled_target_frames'] == 12
+    rep_a = evaluate(apanet, planes / 'target', split='test', device='cpu')
+    rep_s = evaluate(source, planes / 'target', split='test', device='cpu')
+    assert rep_a['frames'] == 16
+    # the target's plane spans +-1 m; its frame is 11.7 m from the source's
+    assert rep_a['median_translation_m'] < 2.0
+    assert rep_s['median_translation_m'] > 5.0
+    log = (tmp_path / 'apanet.work' / 'log.csv').read_text()
+    assert 'train_loss_d' in log and 'train_acc_d' in log
+
+
+def test_resume_restores_every_optimizer(planes, tmp_path):
+    """Two epochs in one go == one epoch, then resume: generators, optimizers, anchors."""
+    from safetensors.torch import load_file
+    extra = [f'data.width={H}', 'model.nu=0.25', 'model.relative=true', 'model.num_anchors=4']
+    straight = _train(planes, tmp_path / 'straight', 'apanets', extra + ['optim.epochs=2'])
+    _train(planes, tmp_path / 'resumed', 'apanets', extra + ['optim.epochs=1'])
+    ckpt = torch.load(tmp_path / 'resumed.work' / 'checkpoint.pt', weights_only=True)
+    assert sorted(ckpt['optimizers']) == ['discriminator', 'pose']
+    assert all(o['state'] for o in ckpt['optimizers'].values())
+    resumed = _train(planes, tmp_path / 'resumed', 'apanets', extra + ['optim.epochs=2'],
+                     resume=True)
+    a, b = load_file(str(straight / 'model.safetensors')), load_file(
+        str(resumed / 'model.safetensors'))
+    assert sorted(a) == sorted(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert 'anchor_t' in a
+
+
+def test_bad_roles_and_variants(planes, tmp_path):
+    from pose_reloc.training.config import load_preset
+    from pose_reloc.training.registry import get_trainer
+    with pytest.raises(ValueError, match='variant'):
+        load_preset('apanet-cpu', TINY + ['model.variant=grl'])
+    cfg = load_preset('apanet-cpu', TINY)
+    with pytest.raises(ValueError, match='target'):
+        get_trainer('apanet')(cfg, {'source': [planes / 'source']}, tmp_path / 'x')
+    with pytest.raises(ValueError, match='square'):
+        get_trainer('apanet')(load_preset('apanet-cpu', TINY + ['model.variant=apanets']),
+                              {'source': [planes / 'source'], 'target': planes / 'target'},
+                              tmp_path / 'y')

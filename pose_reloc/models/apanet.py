@@ -263,14 +263,25 @@ def compose_with_anchor(t_rel_b3: torch.Tensor, rot_rel_b4: torch.Tensor,
     return t, to_quat(quat_multiply(anchor_q_b4, normalize_quat(rot_rel_b4)))
 
 
-def nearest_anchor(t_b3: torch.Tensor, q_b4: torch.Tensor, anchor_t_a3: torch.Tensor,
-                   anchor_q_a4: torch.Tensor, angle_weight: float = 1.0) -> torch.Tensor:
+def nearest_anchor(t_b3: torch.Tensor, q_b4: torch.Tensor, anchor_t: torch.Tensor,
+                   anchor_q: torch.Tensor, angle_weight: float = 1.0) -> torch.Tensor:
     """Index (B,) of each pose's nearest anchor: ``|t - t_a| + angle_weight * angle(q, q_a)``.
 
-    Distances in normalized scene units, angles in radians (so 1 rad ~ one scene radius).
+    Args:
+        t_b3: (B, 3) positions (normalized scene units).
+        q_b4: (B, 4) unit quaternions xyzw.
+        anchor_t: (A, 3) anchor positions, or (B, A, 3) a table per row.
+        anchor_q: (A, 4) anchor quaternions xyzw, or (B, A, 4).
+        angle_weight: weight of the rotation angle (radians; 1 rad ~ one scene radius).
+
+    Returns:
+        (B,) int64 anchor indices.
     """
-    d_t = torch.cdist(t_b3, anchor_t_a3)
-    dots = (q_b4 @ anchor_q_a4.T).abs().clamp(max=1.0)
+    if anchor_t.dim() == 2:
+        anchor_t = anchor_t.expand(len(t_b3), -1, -1)
+        anchor_q = anchor_q.expand(len(t_b3), -1, -1)
+    d_t = (anchor_t - t_b3[:, None]).norm(dim=-1)
+    dots = (anchor_q * q_b4[:, None]).sum(-1).abs().clamp(max=1.0)
     return (d_t + angle_weight * 2 * torch.acos(dots)).argmin(dim=1)
 
 
