@@ -239,7 +239,7 @@ TINY = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
 
 
 def _write_plane_scene(path, name, blue, T_world_local, frames=64, seed=0):
-    """A camera over a plane whose colours encode its position; poses in the scene's frame."""
+    """Write a camera over a colour-ramp plane (its position); poses in the scene's frame."""
     from pose_reloc.data.formats.posed_folder import PosedFolderWriter
     from pose_reloc.geometry.se3 import T_from_pos_quat
     rng = np.random.default_rng(seed)
@@ -263,7 +263,7 @@ def _write_plane_scene(path, name, blue, T_world_local, frames=64, seed=0):
 
 @pytest.fixture(scope='module')
 def planes(tmp_path_factory):
-    """A source scene and a target scene whose world frame is 10 m away and turned 90 deg."""
+    """Write a source scene and a target scene whose world frame is 10 m away and turned 90 deg."""
     from pose_reloc.geometry.se3 import T_from_pos_quat
     root = tmp_path_factory.mktemp('apanet_planes')
     _write_plane_scene(root / 'source', 'source', blue=220, T_world_local=np.eye(4), seed=1)
