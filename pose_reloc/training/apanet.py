@@ -43,9 +43,9 @@ frame, so the bundle uses the first source's normalization (and anchors), with a
 
 The output is an ordinary ``apr`` bundle for the target scene (``PoseRegressor``, or
 ``AnchorPoseRegressor`` for RPE, which the APR localizer also loads): ``pose-reloc eval`` and
-the ROS node use it unchanged. Steps per epoch: the labeled frames (source + labeled target)
-divided by ``optim.batch_size``; each step also draws ``model.target_batch`` unlabeled target
-frames (0 = ``optim.batch_size``: the paper's 16 + 16).
+the ROS node use it unchanged. Steps per epoch: ``model.steps_per_epoch``, or the labeled
+frames (source + labeled target) divided by ``optim.batch_size``; each step also draws
+``model.target_batch`` unlabeled target frames (0 = ``optim.batch_size``: the paper's 16 + 16).
 """
 
 from dataclasses import dataclass
@@ -109,6 +109,9 @@ class APANetModelConfig(PoseModelConfig):
         target_share: fraction of each labeled batch drawn from the labeled target frames
             (with replacement); 0 = their natural share of the labeled pool (the paper).
         target_batch: unlabeled target frames per step (0 = ``optim.batch_size``).
+        steps_per_epoch: steps per epoch (0 = the labeled frames / ``optim.batch_size``); a
+            fixed number gives every variant (``joint`` has more labeled frames) and every
+            task (n-to-1 has more source frames) the same number of updates.
     """
 
     fc_dim: int = 1024
@@ -127,6 +130,7 @@ class APANetModelConfig(PoseModelConfig):
     anchor_weight: float = 1.0
     target_share: float = 0.0
     target_batch: int = 0
+    steps_per_epoch: int = 0
 
     def __post_init__(self):
         """Validate the APANet fields.
@@ -315,15 +319,16 @@ class PairedBatches:
         batch: labeled items per step.
         target_batch: unlabeled items per step.
         workers: DataLoader workers.
+        steps: steps per epoch (0 = ``len(labeled) // batch``).
     """
 
     def __init__(self, labeled: Dataset, weights: torch.Tensor, unlabeled: Optional[Dataset],
-                 batch: int, target_batch: int, workers: int = 0):
+                 batch: int, target_batch: int, workers: int = 0, steps: int = 0):
         self.labeled, self.weights, self.unlabeled = labeled, weights, unlabeled
         self.batch = max(1, min(batch, len(labeled)))
         self.target_batch = target_batch
         self.workers = workers
-        self.steps = max(1, len(labeled) // self.batch)
+        self.steps = steps if steps > 0 else max(1, len(labeled) // self.batch)
 
     def __len__(self) -> int:
         """Return the number of steps per epoch."""
@@ -477,13 +482,13 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
                 logits = disc(out['pooled'].detach())
                 loss_d = discriminator_loss(logits, scene_labels(scenes))
             ctx.update('discriminator', loss_d)
-            logs['loss_d'] = float(loss_d)
+            logs['loss_d'] = float(loss_d.detach())
             logs['acc_d'] = discriminator_accuracy(logits.detach(), scene_labels(scenes))
             with ctx.frozen('discriminator'), ctx.autocast():
                 loss_adv = adversarial_loss(disc(out['pooled']), scene_labels(scenes),
                                             mc.adversary)
             loss = loss + state.extra['alpha'] * loss_adv
-            logs['loss_adv'] = float(loss_adv)
+            logs['loss_adv'] = float(loss_adv.detach())
         if mc.variant == 'apanets':
             k = torch.randint(0, 4, (len(images),), generator=state.generators['rotation'])
             k = k.to(ctx.device)
@@ -494,9 +499,9 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
                 loss_pose_rot, _ = _pose_loss(criterion, {key: v[:n] for key, v in rot.items()},
                                               t_lab, q_rot, s_lab, anchors, mc.anchor_weight)
             loss = loss + loss_pose_rot + mc.rotation_weight * loss_rot
-            logs['loss_rot'] = float(loss_rot)
+            logs['loss_rot'] = float(loss_rot.detach())
         ctx.update('pose', loss)
-        logs['loss'] = float(loss)
+        logs['loss'] = float(loss.detach())
         return logs
 
     val_loader = DataLoader(adapt.val, batch_size=64) if adapt.val is not None else None
@@ -516,7 +521,7 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
 
     loader = PairedBatches(adapt.labeled, adapt.labeled_weights, adapt.unlabeled,
                            cfg.optim.batch_size, mc.target_batch or cfg.optim.batch_size,
-                           cfg.data.workers)
+                           cfg.data.workers, mc.steps_per_epoch)
     result = fit_multi(state, loader, step, cfg, work_dir_for(out_bundle),
                        val_fn=validate if val_loader is not None else None, resume=resume,
                        device=device)
