@@ -18,17 +18,14 @@ two when other processes compete for the cores; the JSON records the load averag
 
 import argparse
 import dataclasses
-import datetime
-import json
-import os
 from pathlib import Path
-import platform
-import sys
 import time
 
 import cv2
 import numpy as np
+from report import run_header, save_report
 import torch
+
 
 from pose_reloc.core.bundle import read_bundle_config
 from pose_reloc.data.formats import load_dataset
@@ -148,18 +145,13 @@ def main(argv=None):
                         help='only time the training step of each trunk')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
     report = {
-        'command': ' '.join(['benchmarks/bench_scr.py']
-                            + (sys.argv[1:] if argv is None else list(argv))),
-        'hardware': f'{os.cpu_count()}-core CPU ({platform.machine()}), no GPU, torch threads '
-                    f'{args.threads}',
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        **run_header('benchmarks/bench_scr.py', argv, threads=args.threads),
         'trunk_speed': trunk_speed(),
     }
     if args.speed_only:
-        report['load_average_1min'] = {'start': load_before[0], 'end': os.getloadavg()[0]}
-        return _write(report, args.out.with_name(args.out.stem + '_speed.json'))
+        save_report(report, args.out.with_name(args.out.stem + '_speed.json'))
+        return report
     data = args.data
     if data is None:
         from pose_reloc.data.synthetic.generate import generate_scene
@@ -184,7 +176,6 @@ def main(argv=None):
                    apr_s),
     }
     report.update({
-        'load_average_1min': {'start': load_before[0], 'end': os.getloadavg()[0]},
         'data': str(data),
         'bundles': {'scr': str(scr_bundle), 'apr': str(apr_bundle)},
         'settings': {'scr_preset': args.scr_preset, 'apr_preset': args.apr_preset,
@@ -194,21 +185,13 @@ def main(argv=None):
                      'pnp': dataclasses.asdict(pnp_cfg)},
         'results': results,
     })
-    return _write(report, args.out)
+    save_report(report, args.out)
+    return report
 
 
 def _elapsed(bundle):
     """Training seconds recorded in a bundle (None when it records none)."""
     return read_bundle_config(bundle).get('training', {}).get('elapsed_s')
-
-
-def _write(report, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.partial')
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, path)
-    print(f'wrote {path}')
-    return report
 
 
 if __name__ == '__main__':

@@ -9,20 +9,38 @@ both, beside ``commands`` and ``ros``, and is what ``pose-reloc train`` runs.
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from pose_reloc.core import distributed
+from pose_reloc.core.device import pick_device
+from pose_reloc.data.roles import check_roles, DataRoles, parse_data_args
 from pose_reloc.inference.calibration import calibrate_after_training, check_calibration_split
 from pose_reloc.training.config import load_preset
-from pose_reloc.training.registry import get_trainer
+from pose_reloc.training.registry import trainer_entry
+
+DataArg = Union[str, Path, DataRoles, Sequence[Union[str, Path]]]
 
 
-def train_bundle(method: str, cfg: Any, data_root: Union[str, Path],
-                 out_bundle: Union[str, Path], resume: bool = False,
-                 init_bundle: Optional[Path] = None) -> Path:
+def as_roles(data: DataArg) -> DataRoles:
+    """Return ``data`` as :class:`DataRoles` (a root, ``ROLE=ROOT`` strings, or roles)."""
+    if isinstance(data, DataRoles):
+        return data
+    if isinstance(data, (str, Path)):
+        return parse_data_args([data])
+    return parse_data_args(data)
+
+
+def train_bundle(method: str, cfg: Any, data: DataArg, out_bundle: Union[str, Path],
+                 resume: bool = False, init_bundle: Optional[Path] = None) -> Path:
     """Run ``method``'s trainer, then calibrate the bundle's covariance on held-out frames.
 
+    In a torchrun launch (``WORLD_SIZE`` > 1 in the environment) the process group is joined
+    first (gloo on CPU, nccl on CUDA); every process trains, rank 0 alone writes and
+    calibrates the bundle.
+
     Args:
-        method: training method (``apr``, ``mspn``, ``scr``, ...).
+        method: training method (``apr``, ``mspn``, ``scr``, ``apanet``, ...).
         cfg: its ``TrainConfig``.
-        data_root: dataset root.
+        data: a dataset root, or data roles (``DataRoles`` or ``ROLE=ROOT`` strings) for
+            methods that read several (``source=A``, ``target=B``).
         out_bundle: output bundle directory.
         resume: continue from the checkpoint in ``<out>.work/``.
         init_bundle: bundle to initialize from (fine-tuning).
@@ -33,16 +51,28 @@ def train_bundle(method: str, cfg: Any, data_root: Union[str, Path],
         (:func:`~pose_reloc.inference.calibration.calibrate_after_training`).
 
     Raises:
-        ValueError: for a calibration split equal to the training split (before training),
-            and whatever the trainer raises.
+        ValueError: for data roles the method does not read, or a calibration split equal
+            to the training split (before training), and whatever the trainer raises.
     """
+    entry = trainer_entry(method)
+    roles = as_roles(data)
+    check_roles(method, roles, entry.roles)
     check_calibration_split(cfg)
-    bundle = get_trainer(method)(cfg, Path(data_root), Path(out_bundle), resume=resume,
-                                 init_bundle=init_bundle)
-    return calibrate_after_training(bundle, data_root, cfg)
+    joined = distributed.init_from_env(pick_device(cfg.run.device))
+    try:
+        argument = roles if entry.takes_roles else roles.one(entry.roles[0])
+        bundle = entry.fn(cfg, argument, Path(out_bundle), resume=resume,
+                          init_bundle=init_bundle)
+        if entry.calibration_role is None or not distributed.is_main():
+            return Path(bundle)
+        return calibrate_after_training(bundle, roles.one(entry.calibration_role), cfg)
+    finally:
+        if joined:
+            distributed.barrier()
+            distributed.shutdown()
 
 
-def train_from_preset(method: str, config: str, data: Union[str, Path], out: Union[str, Path],
+def train_from_preset(method: str, config: str, data: DataArg, out: Union[str, Path],
                       overrides: Sequence[str] = (), resume: bool = False,
                       init: Optional[Path] = None, device: Optional[str] = None) -> Path:
     """Load a preset, apply ``key=value`` overrides and run :func:`train_bundle`.
@@ -50,7 +80,7 @@ def train_from_preset(method: str, config: str, data: Union[str, Path], out: Uni
     Args:
         method: training method (``apr``, ``mspn``, ``scr``, ...).
         config: preset name under ``config/train`` or a YAML path.
-        data: dataset root.
+        data: dataset root, or data roles (see :func:`train_bundle`).
         out: output bundle directory.
         overrides: ``section.key=value`` strings (the preset itself is never mutated).
         resume: continue from the checkpoint in ``<out>.work/``.

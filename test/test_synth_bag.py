@@ -136,3 +136,22 @@ def test_extract_recovers_the_dataset(dataset, tmp_path):
         assert frame.camera == ref.camera
         assert np.allclose(frame.T_world_cam, ref.T_world_cam, atol=1e-9)
         assert np.array_equal(load_image(frame), load_image(ref))
+
+
+def test_extract_without_poses_gives_unlabeled_images(dataset, tmp_path):
+    """A bag's image topic with no pose source: images + camera, read by load_images."""
+    from pose_reloc.data.unlabeled import load_images
+    from pose_reloc.ros.extract import extract_bag
+    bag = export_bag(dataset, tmp_path / 'seq.mcap', progress=False)
+    out = tmp_path / 'unposed'
+    report = extract_bag(bag, out, '/camera/image_raw', camera_info_topic='/camera/camera_info',
+                         no_poses=True, progress=False)
+    assert report['mode'] == 'unposed' and not (out / 'poses.txt').exists()
+    records = load_images(out)
+    want = {f.timestamp_ns: f for f in read_root(dataset)[0].split('test')}
+    assert sorted(int(r.image_path.stem) for r in records) == sorted(want)
+    ref = want[int(records[0].image_path.stem)]
+    assert records[0].camera == ref.camera
+    assert np.array_equal(load_image(records[0]), load_image(ref))
+    with pytest.raises(ValueError, match='no_poses extracts images without ground truth'):
+        extract_bag(bag, tmp_path / 'x', '/camera/image_raw', tf_parent='map', no_poses=True)

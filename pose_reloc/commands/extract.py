@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument('--pose-topic', default=None,
                         help='ground truth: PoseStamped, PoseWithCovarianceStamped or Odometry')
     source.add_argument('--tf-parent', default=None, help='ground truth: TF chain parent (map)')
+    source.add_argument('--no-poses', action='store_true',
+                        help='no ground truth: write the images alone (OUT/rgb/ + camera.yaml), '
+                        'unlabeled frames for a target domain or a photo pool')
     parser.add_argument('--tf-child', default=None,
                         help="TF chain child (default: the image's frame_id)")
     parser.add_argument('--every', type=int, default=1, help='keep every N-th image')
@@ -61,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
                          start=args.start, end=args.end, camera=args.camera,
                          scene_name=args.scene_name, split=args.split,
                          typestore=args.typestore, depth_topic=args.depth_topic,
-                         depth_tolerance_s=args.depth_tolerance)
+                         depth_tolerance_s=args.depth_tolerance, no_poses=args.no_poses)
     print(json.dumps(report, indent=2))
     return 0

@@ -5,7 +5,11 @@
 import argparse
 import logging
 from pathlib import Path
+import subprocess
+import sys
+from typing import List
 
+from pose_reloc.core.distributed import launched_by_torchrun
 from pose_reloc.workflows import train_from_preset
 
 HELP = 'train a relocalization model (apr, mspn, scr, ...) and write a model bundle'
@@ -17,8 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='training method: apr, mspn, scr (or another registered one)')
     parser.add_argument('--config', required=True,
                         help='preset name under config/train (e.g. posenet-cpu) or a YAML path')
-    parser.add_argument('--data', required=True, type=Path,
-                        help='dataset root (posed folder, multi-scene root, 7-Scenes, ...)')
+    parser.add_argument('--data', required=True, action='append', metavar='[ROLE=]ROOT',
+                        help='dataset root (posed folder, multi-scene root, 7-Scenes, ...); '
+                        'methods that read several give each a role and repeat it, e.g. '
+                        '--data source=ROOM_A --data target=ROOM_B')
     parser.add_argument('--out', required=True, type=Path, help='output bundle directory')
     parser.add_argument('--set', dest='overrides', action='append', default=[],
                         metavar='KEY=VALUE',
@@ -29,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='initialize from an existing bundle (fine-tune a new scene)')
     parser.add_argument('--device', default=None,
                         help='auto, cpu, cuda or cuda:N (default: the preset run.device)')
+    parser.add_argument('--nproc', type=int, default=1, metavar='N',
+                        help='data-parallel training on N processes of this machine (one per '
+                        'GPU on CUDA, gloo on CPU), started with torchrun; for several '
+                        'machines run torchrun yourself (see README)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,9 +48,35 @@ def run(args: argparse.Namespace) -> int:
     why) at INFO; without a logging configuration of the caller's, one is set up here so that
     the user sees them on stderr.
     """
+    if args.nproc < 1:
+        raise ValueError(f'--nproc must be >= 1, got {args.nproc}')
+    if args.nproc > 1 and not launched_by_torchrun():
+        return subprocess.call(torchrun_command(args))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     path = train_from_preset(args.method, args.config, args.data, args.out, args.overrides,
                              args.resume, args.init, args.device)
     print(path)
     return 0
+
+
+def torchrun_command(args: argparse.Namespace) -> List[str]:
+    """Return the torchrun command that runs this ``train`` on ``args.nproc`` local processes.
+
+    ``--standalone`` picks a free local rendezvous port; torchrun sets ``OMP_NUM_THREADS=1``
+    per process unless it is set already.
+    """
+    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+               f'--nproc_per_node={args.nproc}', '-m', 'pose_reloc.cli', 'train',
+               '--method', args.method, '--config', str(args.config), '--out', str(args.out)]
+    for value in args.data:
+        command += ['--data', str(value)]
+    for item in args.overrides:
+        command += ['--set', item]
+    if args.resume:
+        command.append('--resume')
+    if args.init is not None:
+        command += ['--init', str(args.init)]
+    if args.device:
+        command += ['--device', args.device]
+    return command

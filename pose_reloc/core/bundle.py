@@ -11,7 +11,9 @@
      "input": {"height", "width", "mean", "std"},
      "pose_convention": "T_world_cam, opencv-optical, quat xyzw",
      "training": {...the TrainConfig and run facts...},
-     "covariance_calibration": {...optional, see inference.calibration...}}
+     "covariance_calibration": {...optional, see inference.calibration...},
+     "components": {"discriminator": {"architecture": {"name": ...}, "file":
+                    "components/discriminator.safetensors"}}   (optional networks)}
 
 Tensors are stored with safetensors, so reading a bundle never executes code. Pickle
 files (``torch.save`` output: ``.pt``/``.pth``, zip or pickle magic bytes) are refused
@@ -31,18 +33,20 @@ import os
 from pathlib import Path
 import shutil
 import typing
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from safetensors.torch import load_file, save_file
 import torch
 
 from pose_reloc import __version__
+from pose_reloc.core import distributed
 from pose_reloc.core.files import atomic_write_text
 
 FORMAT = 'pose_reloc.bundle'
 FORMAT_VERSION = 1
 CONFIG_NAME = 'config.json'
 WEIGHTS_NAME = 'model.safetensors'
+COMPONENTS_DIR = 'components'
 POSE_CONVENTION = 'T_world_cam, opencv-optical, quat xyzw'
 
 _ZIP_MAGIC = b'PK\x03\x04'
@@ -58,8 +62,14 @@ class BundleError(ValueError):
 
 
 def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, Any],
-                state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Path:
+                state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any],
+                components: Optional[Mapping[str, Tuple[Mapping[str, Any],
+                                                        Mapping[str, torch.Tensor]]]] = None
+                ) -> Path:
     """Write a bundle directory atomically (``<path>.partial`` then rename).
+
+    In a data-parallel run only rank 0 writes; every process returns when the bundle is
+    complete.
 
     Args:
         path: bundle directory to create (replaced if it exists).
@@ -67,6 +77,10 @@ def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, 
         architecture: JSON-ready kwargs that rebuild the model; must contain ``name``.
         state_dict: tensors to store (made contiguous, moved to CPU).
         meta: the other top-level keys (``scenes``, ``input``, ``training``, ...).
+        components: optional named networks beside the model (a pose discriminator, a
+            generator): ``{name: (architecture with a "name", state_dict)}``, each stored as
+            ``components/<name>.safetensors`` and listed in ``config.json`` under
+            ``components`` (read back with :func:`read_component`).
 
     Returns:
         The bundle path.
@@ -75,6 +89,19 @@ def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, 
         BundleError: if ``architecture`` has no ``name`` or ``meta`` is not JSON-ready.
     """
     path = Path(path)
+    if not distributed.is_main():  # data-parallel training: rank 0 writes, the others wait
+        distributed.barrier()
+        return path
+    try:
+        return _write_bundle(path, method, architecture, state_dict, meta, components or {})
+    finally:
+        distributed.barrier()
+
+
+def _write_bundle(path: Path, method: str, architecture: Mapping[str, Any],
+                  state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any],
+                  components: Mapping[str, Tuple[Mapping[str, Any], Mapping[str, torch.Tensor]]]
+                  ) -> Path:
     if not isinstance(architecture, Mapping) or 'name' not in architecture:
         raise BundleError(f'bundle {path}: architecture needs a "name" key, got {architecture}')
     config = {
@@ -91,6 +118,15 @@ def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, 
             raise BundleError(f'bundle {path}: meta key {key!r} is reserved')
         config[key] = value
     config.setdefault('scenes', [])
+    for name, (arch, _) in components.items():
+        if not isinstance(name, str) or not name.replace('_', '').replace('-', '').isalnum():
+            raise BundleError(f'bundle {path}: component name {name!r} must be a plain name')
+        if not isinstance(arch, Mapping) or 'name' not in arch:
+            raise BundleError(f'bundle {path}: component {name!r} architecture needs a "name"')
+    if components:
+        config['components'] = {name: {'architecture': dict(arch),
+                                       'file': f'{COMPONENTS_DIR}/{name}.safetensors'}
+                                for name, (arch, _) in components.items()}
     try:
         text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -102,6 +138,12 @@ def save_bundle(path: Union[str, Path], method: str, architecture: Mapping[str, 
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     save_file(tensors, str(partial / WEIGHTS_NAME), metadata={'format': FORMAT})
+    for name, (_, component_state) in components.items():
+        (partial / COMPONENTS_DIR).mkdir(exist_ok=True)
+        save_file(_unshare({k: v.detach().to('cpu').contiguous()
+                            for k, v in component_state.items()}),
+                  str(partial / config['components'][name]['file']),
+                  metadata={'format': FORMAT})
     with open(partial / CONFIG_NAME, 'w', encoding='utf-8') as f:
         f.write(text + '\n')
     if path.exists():
@@ -159,12 +201,46 @@ def read_bundle(path: Union[str, Path], methods: Optional[Iterable[str]] = None,
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise BundleError(f'bundle {path} has no {WEIGHTS_NAME}')
+    return config, _load_tensors(weights, map_location)
+
+
+def _load_tensors(weights: Path, map_location: str) -> Dict[str, torch.Tensor]:
+    """Read a safetensors file, refusing pickle (BundleError naming the file)."""
     _refuse_pickle(weights)
     try:
-        state_dict = load_file(str(weights), device=map_location)
+        return load_file(str(weights), device=map_location)
     except Exception as exc:  # safetensors raises its own error types
         raise BundleError(f'{weights} is not a valid safetensors file: {exc}') from exc
-    return config, state_dict
+
+
+def bundle_components(config: Mapping[str, Any]) -> List[str]:
+    """Return the names of the optional components a bundle's config lists (sorted)."""
+    return sorted(config.get('components') or {})
+
+
+def read_component(path: Union[str, Path], name: str, map_location: str = 'cpu'
+                   ) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    """Read the optional component ``name`` of a bundle (e.g. ``discriminator``).
+
+    Returns:
+        ``(architecture dict, state_dict)``.
+
+    Raises:
+        BundleError: naming the bundle's config and the component when the bundle lists no
+            such component, or its file is missing, pickled or not safetensors.
+    """
+    path = Path(path)
+    if path.is_file() and path.name == CONFIG_NAME:
+        path = path.parent
+    config = read_bundle_config(path)
+    entry = (config.get('components') or {}).get(name)
+    if entry is None:
+        raise BundleError(f'{config_file(path)}: no component {name!r} in "components" '
+                          f'(has {bundle_components(config) or "none"})')
+    weights = path / entry['file']
+    if not weights.is_file():
+        raise BundleError(f'{config_file(path)}: component {name!r} file {weights} is missing')
+    return dict(entry['architecture']), _load_tensors(weights, map_location)
 
 
 def read_bundle_config(path: Union[str, Path]) -> Dict[str, Any]:
@@ -222,12 +298,14 @@ COMMON_SCHEMA: Spec = {
     'scenes': (('list', {'name': ('str', True)}, 0), True),
     'input': ('dict', True),
     'training': ('dict', False),
+    'components': ('dict', False),
     'covariance_calibration': ({'translation_scale': ('pos_number', True),
                                 'rotation_scale': ('pos_number', True),
                                 'frames': ('int', False), 'frames_rejected': ('int', False),
                                 'split': ('str', False), 'method': ('str', False)}, False),
 }
 
+_COMPONENT: Spec = {'architecture': ({'name': ('str', True)}, True), 'file': ('str', True)}
 _APR_SCENE: Spec = {'name': ('str', True), 'translation_mean': (('numbers', 3), True),
                     'translation_scale': ('pos_number', True),
                     'camera': (('nullable', 'dict'), False),
@@ -301,6 +379,11 @@ def validate_config(config: Any, where: Union[str, Path]) -> None:
                           f'package reads {FORMAT_VERSION}; re-train or re-export the model '
                           'with this version)')
     _check_spec(config, COMMON_SCHEMA, where, '')
+    for component, entry in (config.get('components') or {}).items():
+        _check_spec({component: entry}, {component: (_COMPONENT, True)}, where, 'components.')
+        if '..' in entry['file'] or entry['file'].startswith('/'):
+            raise BundleError(f'{where}: "components.{component}.file" must be a path inside '
+                              f'the bundle, got {entry["file"]!r}')
     name = config['architecture']['name']
     schema = SCHEMAS.get(name)
     if schema is None:

@@ -184,11 +184,13 @@ def _check_size(path: Path, width: int, height: int, camera, what: str):
                          f'say {int(camera.width)}x{int(camera.height)}')
 
 
-def load_image(frame: Frame) -> np.ndarray:
+def load_image(frame) -> np.ndarray:
     """Load a frame's colour image.
 
     Args:
-        frame: the frame.
+        frame: a :class:`Frame`, or an unlabeled
+            :class:`~pose_reloc.data.unlabeled.ImageRecord` (whose camera may be None: then
+            the size is not checked).
 
     Returns:
         (H, W, 3) uint8 RGB image (alpha dropped, grey expanded to 3 channels).
@@ -204,7 +206,8 @@ def load_image(frame: Frame) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f'{path}: not a readable image')
-    _check_size(path, bgr.shape[1], bgr.shape[0], frame.camera, 'image')
+    if frame.camera is not None:
+        _check_size(path, bgr.shape[1], bgr.shape[0], frame.camera, 'image')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -40,10 +40,11 @@ from pathlib import Path
 import shutil
 from typing import Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml
+from pose_reloc.geometry.camera import PinholeCamera, read_camera_yaml, write_camera_yaml
 from pose_reloc.geometry.se3 import interpolate_at
 from pose_reloc.ros.bag_io import BagReader
 from pose_reloc.ros.conversions import camera_info_to_camera, msg_to_T, stamp_to_ns
@@ -199,8 +200,13 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
                 tf_child: Optional[str] = None, every: int = 1, start: Optional[float] = None,
                 end: Optional[float] = None, camera=None, scene_name: Optional[str] = None,
                 split: str = '', progress: bool = True, typestore: str = 'auto',
-                depth_topic: Optional[str] = None, depth_tolerance_s: float = 0.005) -> dict:
+                depth_topic: Optional[str] = None, depth_tolerance_s: float = 0.005,
+                no_poses: bool = False) -> dict:
     """Extract a posed-folder dataset (or a pose-only TUM trajectory) from a bag.
+
+    With ``no_poses`` (and no ground-truth source) the images are written without poses,
+    as ``OUT/rgb/<stamp_ns>.png`` + ``OUT/camera.yaml``: unlabeled frames
+    (:func:`pose_reloc.data.unlabeled.load_images`), e.g. a target domain or a photo pool.
 
     Args:
         bag: rosbag2 directory, ``.mcap`` or ``.db3`` path, or a ROS 1 ``.bag``.
@@ -228,13 +234,14 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
             own, written to the dataset's ``depth/``; frames without one within
             ``depth_tolerance_s`` are dropped and counted (``dropped_no_depth``).
         depth_tolerance_s: largest image-to-depth stamp difference, seconds.
+        no_poses: write the images without poses (no ground-truth source may be given).
 
     Returns:
-        Report dict: ``mode`` ('images' | 'poses'), ``frames_written``, ``images_total``,
-        ``skipped_every``, ``dropped_out_of_range`` (no ground truth at the stamp),
-        ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``, ``camera`` and
-        ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``, ``stamp_source``;
-        with a depth topic also ``depth_topic`` and ``dropped_no_depth``.
+        Report dict: ``mode`` ('images' | 'poses' | 'unposed'), ``frames_written``,
+        ``images_total``, ``skipped_every``, ``dropped_out_of_range`` (no ground truth at the
+        stamp), ``dropped_outside_window``, ``bad_images`` and ``bad_image_reasons``,
+        ``camera`` and ``camera_source``, ``gt_source``, ``gt_frame``, ``camera_mount``,
+        ``stamp_source``; with a depth topic also ``depth_topic`` and ``dropped_no_depth``.
 
     Raises:
         FileNotFoundError: missing bag or camera YAML.
@@ -248,23 +255,29 @@ def extract_bag(bag, out, image_topic: Optional[str], camera_info_topic: Optiona
     out = Path(out)
     if every < 1:
         raise ValueError(f'every must be >= 1, got {every}')
-    if (pose_topic is None) == (tf_parent is None):
+    if no_poses:
+        if pose_topic is not None or tf_parent is not None or image_topic is None:
+            raise ValueError('no_poses extracts images without ground truth: give an image '
+                             f'topic and no pose source (got pose_topic={pose_topic!r}, '
+                             f'tf_parent={tf_parent!r}, image_topic={image_topic!r})')
+    elif (pose_topic is None) == (tf_parent is None):
         raise ValueError('give exactly one ground-truth source: a pose topic or a TF parent '
-                         f'frame (got pose_topic={pose_topic!r}, tf_parent={tf_parent!r})')
+                         f'frame (got pose_topic={pose_topic!r}, tf_parent={tf_parent!r}), '
+                         'or no_poses for unlabeled images')
     if image_topic is None and tf_parent is not None and not tf_child:
         raise ValueError('pose-only TF extraction needs tf_child (e.g. base_link)')
     with BagReader(bag, typestore) as reader:
         start_ns, end_ns = _window(reader, start, end)
         report = {'bag': str(reader.path), 'out': str(out), 'every': every,
                   'typestore': reader.store.value, 'bag_notes': list(reader.notes),
-                  'gt_source': pose_topic if pose_topic else
+                  'gt_source': pose_topic if pose_topic else None if no_poses else
                   f'tf:{tf_parent}->{tf_child or "(image frame_id)"}',
                   'image_topic': image_topic, 'start_s': start, 'end_s': end}
         if image_topic is None:
             report['mode'] = 'poses'
             return _pose_only(reader, out, pose_topic, tf_parent, tf_child, every, start_ns,
                               end_ns, progress, report)
-        report['mode'] = 'images'
+        report['mode'] = 'unposed' if no_poses else 'images'
         depth = None
         if depth_topic is not None:
             if depth_tolerance_s < 0:
@@ -292,7 +305,11 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
         raise ValueError(f'no intrinsics for {image_topic}: give a camera_info topic or a camera '
                          'YAML (--camera)')
     buffer, gt = None, None
-    if pose_topic is not None:
+    unposed = report['mode'] == 'unposed'
+    parent, body = None, None
+    if unposed:
+        report['gt_frame'] = None
+    elif pose_topic is not None:
         gt = _load_pose_topic(bag, pose_topic, progress)
         parent, body = gt['frame'], gt['child'] or None
         report['gt_frame'] = parent
@@ -313,7 +330,8 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
     index_in_window = -1
     metadata = {'source': 'pose-reloc extract', 'bag': str(bag.path), 'image_topic': image_topic,
                 'gt_source': report['gt_source']}
-    with PosedFolderWriter(out, camera, scene_name=scene_name, metadata=metadata) as writer:
+    writer_type = UnposedFolderWriter if unposed else PosedFolderWriter
+    with writer_type(out, camera, scene_name=scene_name, metadata=metadata) as writer:
         for m in tqdm(bag.messages([image_topic]), total=bag.count([image_topic]),
                       desc=f'extracting {image_topic}', unit='img', disable=not progress):
             counts['images_total'] += 1
@@ -343,15 +361,18 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
             target = body or image_frame
             if buffer is not None and not target:
                 raise ValueError(f'{image_topic} has no header.frame_id; give tf_child')
-            T_parent_body = _gt_at(gt, buffer, parent, target, stamp)
-            if T_parent_body is None:
-                counts['dropped_out_of_range'] += 1
-                continue
-            key = (target, image_frame)
-            if key not in mounts:
-                mounts[key] = _mounting(mount_buffer, target, image_frame)
-                report['camera_mount'] = _describe_mount(target, image_frame, mounts[key])
-            T_world_cam = T_parent_body if mounts[key] is None else T_parent_body @ mounts[key]
+            T_world_cam = None
+            if not unposed:
+                T_parent_body = _gt_at(gt, buffer, parent, target, stamp)
+                if T_parent_body is None:
+                    counts['dropped_out_of_range'] += 1
+                    continue
+                key = (target, image_frame)
+                if key not in mounts:
+                    mounts[key] = _mounting(mount_buffer, target, image_frame)
+                    report['camera_mount'] = _describe_mount(target, image_frame, mounts[key])
+                T_world_cam = T_parent_body if mounts[key] is None \
+                    else T_parent_body @ mounts[key]
             if image.shape[:2] != (camera.height, camera.width):
                 raise ValueError(f'{where}: the image is {image.shape[1]}x{image.shape[0]} '
                                  f'but the intrinsics ({report["camera_source"]}) are '
@@ -377,6 +398,51 @@ def _extract_images(bag: BagReader, out: Path, image_topic: str, camera_info_top
                   time_range_s=[written[0] / 1e9, written[-1] / 1e9])
     _write_report(out, report)
     return report
+
+
+class UnposedFolderWriter:
+    """Write images without poses: ``<out>/rgb/<stamp_ns>.png``, ``depth/``, ``camera.yaml``.
+
+    The same interface as ``PosedFolderWriter`` (the pose argument of :meth:`add` is
+    ignored), and the same atomicity: ``<out>.partial`` is renamed to ``<out>`` only when the
+    block ends without error.
+
+    Args:
+        out: output folder (must not exist).
+        camera: the images' intrinsics.
+        scene_name: written to ``scene.json``.
+        metadata: written to ``scene.json``.
+    """
+
+    def __init__(self, out: Path, camera, scene_name: str = '', metadata: Optional[dict] = None):
+        """Remember the target; the folder is created on entering the block."""
+        self.out, self.camera = Path(out), camera
+        self.scene = {'name': scene_name or self.out.name, 'metadata': dict(metadata or {})}
+        self.partial: Optional[Path] = None
+
+    def __enter__(self) -> 'UnposedFolderWriter':
+        """Create ``<out>.partial/rgb``."""
+        self.partial = _atomic_dir(self.out)
+        (self.partial / 'rgb').mkdir()
+        return self
+
+    def add(self, stamp_ns: int, T_world_cam, image_rgb, depth_m=None, split: str = '') -> None:
+        """Write one image (``(H, W, 3) uint8`` RGB) and its depth (metres) if given."""
+        del T_world_cam, split  # unposed: no pose, no split files
+        cv2.imwrite(str(self.partial / 'rgb' / f'{stamp_ns}.png'),
+                    cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+        if depth_m is not None:
+            (self.partial / 'depth').mkdir(exist_ok=True)
+            millimetres = np.clip(np.round(depth_m * 1000.0), 0, 65535).astype(np.uint16)
+            cv2.imwrite(str(self.partial / 'depth' / f'{stamp_ns}.png'), millimetres)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Write ``camera.yaml`` and ``scene.json`` and rename, unless the block failed."""
+        if exc_type is not None:
+            return
+        write_camera_yaml(self.partial / 'camera.yaml', self.camera, self.scene['name'])
+        (self.partial / 'scene.json').write_text(json.dumps(self.scene, indent=2) + '\n')
+        _finish_dir(self.partial, self.out)
 
 
 class DepthStream:

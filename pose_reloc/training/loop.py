@@ -553,7 +553,8 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, state: TrainState,
             generator.set_state(payload['generators'][name].cpu())
     state.extra.update(payload['extra'])
     scaler.load_state_dict(payload['scaler'])
-    return int(payload['epoch']), list(payload['history'])
+    history = [dict(row, epoch=int(row['epoch'])) for row in payload['history']]
+    return int(payload['epoch']), history
 
 
 def _write_csv(path: Path, history: List[Dict[str, float]]) -> None:
