@@ -332,3 +332,28 @@ def test_bad_roles_and_variants(planes, tmp_path):
         get_trainer('apanet')(load_preset('apanet-cpu', TINY + ['model.variant=apanets']),
                               {'source': [planes / 'source'], 'target': planes / 'target'},
                               tmp_path / 'y')
+
+
+def test_cli_train_rpe_with_roles_then_eval(planes, tmp_path):
+    """``pose-reloc train --data source=A --data target=B`` then ``eval``; RPE with MC dropout."""
+    import json
+    from pose_reloc.cli import main as cli_main
+    from pose_reloc.core.bundle import read_bundle
+    out = tmp_path / 'rpe'
+    args = ['train', '--method', 'apanet', '--config', 'apanet-cpu', '--data',
+            f'source={planes / "source"}', '--data', f'target={planes / "target"}',
+            '--out', str(out), '--device', 'cpu']
+    for item in TINY + ['optim.epochs=2', 'model.variant=apanet', 'model.nu=0.25',
+                        'model.relative=true', 'model.num_anchors=4', 'model.mc_samples=4']:
+        args += ['--set', item]
+    assert cli_main(args) == 0
+    config, state = read_bundle(out)
+    assert config['method'] == 'apr'
+    assert config['architecture']['name'] == 'AnchorPoseRegressor'
+    assert state['anchor_t'].shape == (4, 3)
+    report_path = tmp_path / 'eval.json'
+    assert cli_main(['eval', str(out), str(planes / 'target'), '--split', 'test', '--json',
+                     str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report['frames'] == 16 and report['covariance']['frames'] == 16
+    assert report['median_translation_m'] < 5.0  # in the target's frame (source's: 11.7 m)

@@ -64,6 +64,7 @@ from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, Scene
+from pose_reloc.data.roles import DataRoles
 from pose_reloc.models.apanet import (adversarial_loss, ADVERSARIES, AnchorPoseRegressor,
                                       discriminator_accuracy, discriminator_loss, encode,
                                       nearest_anchor, relative_to_anchor, rotate_images,
@@ -215,7 +216,7 @@ def _roles(data: Any) -> Tuple[List[Path], Path]:
     Raises:
         ValueError: without a source or with other than one target.
     """
-    if hasattr(data, 'get') and hasattr(data, 'roles') and not isinstance(data, Mapping):
+    if isinstance(data, DataRoles):
         sources, targets = list(data.get('source')), list(data.get('target'))
     elif isinstance(data, Mapping):
         def listed(value):
@@ -549,7 +550,4 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
 
 
 register_model_config('apanet', APANetModelConfig)
-try:
-    register_trainer('apanet', train, roles=('source', 'target'))
-except TypeError:  # a registry without data roles (before issue 9's DataRoles)
-    register_trainer('apanet', train)
+register_trainer('apanet', train, roles=('source', 'target'), calibration_role='target')
