@@ -357,3 +357,17 @@ def test_cli_train_rpe_with_roles_then_eval(planes, tmp_path):
     report = json.loads(report_path.read_text())
     assert report['frames'] == 16 and report['covariance']['frames'] == 16
     assert report['median_translation_m'] < 5.0  # in the target's frame (source's: 11.7 m)
+
+
+def test_nu_zero_is_unsupervised_adaptation(planes, tmp_path, caplog):
+    """nu = 0 trains (adversary on unlabeled target images) and answers in the source frame."""
+    import logging
+    from pose_reloc.core.bundle import read_bundle
+    with caplog.at_level(logging.WARNING, logger='pose_reloc.training.apanet'):
+        bundle = _train(planes, tmp_path / 'nu0', 'apanet', ['optim.epochs=1', 'model.nu=0'])
+    assert 'no labeled target frame' in caplog.text
+    config, _ = read_bundle(bundle)
+    source, _ = read_bundle(_train(planes, tmp_path / 'so', 'source_only', ['optim.epochs=1']))
+    assert config['training']['apanet']['labeled_target_frames'] == 0
+    assert config['scenes'][0]['translation_mean'] == source['scenes'][0]['translation_mean']
+    assert config['scenes'][0]['name'] == 'target'
