@@ -360,7 +360,7 @@ def test_cli_train_rpe_with_roles_then_eval(planes, tmp_path):
 
 
 def test_nu_zero_is_unsupervised_adaptation(planes, tmp_path, caplog):
-    """Train with nu = 0: (adversary on unlabeled target images) and answers in the source frame."""
+    """Train with nu = 0 (adversary on unlabeled target images): answers in the source frame."""
     import logging
     from pose_reloc.core.bundle import read_bundle
     with caplog.at_level(logging.WARNING, logger='pose_reloc.training.apanet'):
