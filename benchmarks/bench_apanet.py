@@ -22,6 +22,9 @@ finished), the nu plot to ``docs/apanet_nu.png``. Run (about 25 minutes here)::
 
     python benchmarks/bench_apanet.py --work /tmp/apanet_bench
     python benchmarks/bench_apanet.py --quick   (1 epoch, first task: a smoke test)
+    python benchmarks/bench_apanet.py --epochs 30 --tasks 1 --no-sweep
+        --variants ss,apanet,joint,single --json benchmarks/results/bench_apanet_long.json
+        (one line: the first task trained 3.75x longer, about 9 minutes)
 """
 
 import argparse
@@ -189,6 +192,11 @@ def main(argv=None):
     parser.add_argument('--epochs', type=int, default=8)
     parser.add_argument('--steps', type=int, default=20, help='steps per epoch')
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--tasks', type=int, default=len(TASKS),
+                        help='run the first N tasks only')
+    parser.add_argument('--variants', default='',
+                        help='comma-separated subset of the variants (and single)')
+    parser.add_argument('--no-sweep', action='store_true', help='skip the nu sweep and RPE')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     root = args.work / 'scenes'
@@ -196,18 +204,21 @@ def main(argv=None):
         generate_dataset(root, progress=False, **SYNTH)
     epochs = 1 if args.quick else args.epochs
     plan = []
-    tasks = TASKS[:1] if args.quick else TASKS
+    tasks = TASKS[:1] if args.quick else TASKS[:args.tasks]
     for sources, target in tasks:
         for variant in ('ss', 'apanet', 'source_only', 'joint', 'apanets'):
             plan.append((sources, target, variant, 0.05, False))
         if (['tiny_02'], 'tiny_03') != (sources, target) or args.quick:
             plan.append((sources, target, 'single', 1.0, False))
-        if (sources, target) == TASKS[0]:
+        if (sources, target) == TASKS[0] and not args.no_sweep:
             for nu in (0.01, 0.2, 0.9):
                 plan += [(sources, target, 'ss', nu, False), (sources, target, 'apanet', nu,
                                                               False)]
             plan += [(sources, target, 'ss', 0.05, True), (sources, target, 'apanet', 0.05,
                                                            True)]
+    if args.variants:
+        keep = args.variants.split(',')
+        plan = [p for p in plan if p[2] in keep]
     if args.quick:
         plan = plan[:3]
     result = {
@@ -229,7 +240,7 @@ def main(argv=None):
         result['summary'] = summarize(result['rows'])
         result['elapsed_s'] = round(time.monotonic() - t0, 1)
         write_json(args.json, result)
-    if not args.quick:
+    if not args.quick and not args.no_sweep:
         plot(result['rows'], args.plot)
     print(json.dumps(result['summary'], indent=1))
     return result
