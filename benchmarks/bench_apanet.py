@@ -114,8 +114,12 @@ def summarize(rows):
                 and r['relative'] == relative and (len(r['sources']) == 1) == one_to_one]
 
     out = {'one_to_one_mean': {}, 'n_to_1': {}}
+    one_to_one_targets = {t for _, t in TASKS[:3]}
     for variant in VARIANTS + ('single',):
-        sel = pick(variant, 0.05 if variant != 'single' else 1.0)
+        sel = pick(variant, 0.05)
+        if variant == 'single':
+            sel = [r for r in rows if r['variant'] == 'single'
+                   and r['target'] in one_to_one_targets]
         if sel:
             out['one_to_one_mean'][variant] = {
                 'tasks': len(sel),
@@ -127,6 +131,24 @@ def summarize(rows):
                                                              'median_rotation_deg')}
     m = out['one_to_one_mean']
     checks = {}
+    per_task = {}
+    for sources, target in TASKS[:3]:
+        task = task_name(sources, target)
+        by_variant = {r['variant']: r for r in rows if r['task'] == task and r['nu'] == 0.05
+                      and not r['relative']}
+        single = [r for r in rows if r['variant'] == 'single' and r['target'] == target]
+        if single:
+            by_variant['single'] = single[0]
+        if {'ss', 'apanet'} <= set(by_variant):
+            entry = {'apanet_reduction_vs_ss': 1 - by_variant['apanet']['median_translation_m']
+                     / by_variant['ss']['median_translation_m']}
+            if {'joint', 'single'} <= set(by_variant):
+                entry['joint_over_single_translation'] = \
+                    by_variant['joint']['median_translation_m'] / \
+                    by_variant['single']['median_translation_m']
+            per_task[task] = entry
+    if per_task:
+        checks['per_task'] = per_task
     if 'ss' in m and 'apanet' in m:
         checks['apanet_position_reduction_vs_ss'] = \
             1 - m['apanet']['median_translation_m'] / m['ss']['median_translation_m']
@@ -135,9 +157,10 @@ def summarize(rows):
     if 'apanet' in m and 'apanets' in m:
         checks['target_apanets_orientation_below_apanet'] = \
             m['apanets']['median_rotation_deg'] < m['apanet']['median_rotation_deg']
-    if 'joint' in m and 'single' in m:
-        checks['joint_over_single_translation'] = \
-            m['joint']['median_translation_m'] / m['single']['median_translation_m']
+    ratios = [e['joint_over_single_translation'] for e in per_task.values()
+              if 'joint_over_single_translation' in e]
+    if ratios:
+        checks['joint_over_single_translation_mean'] = float(np.mean(ratios))
     sweep = {}
     for nu in NUS:
         ss = [r for r in rows if r['task'] == task_name(*TASKS[0]) and r['variant'] == 'ss'
@@ -155,8 +178,11 @@ def summarize(rows):
     return out
 
 
-def plot(rows, path):
-    """Median errors against nu on the first task (ss vs apanet); PNG at ``path``."""
+def plot(rows, path, mean_pose_m=None):
+    """Median errors against nu on the first task (ss vs apanet); PNG at ``path``.
+
+    ``mean_pose_m``: the target's mean-pose baseline (m), drawn as a horizontal line.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -170,6 +196,8 @@ def plot(rows, path):
         nus = [r['nu'] for r in sel]
         axes[0].plot(nus, [r['median_translation_m'] for r in sel], style, label=variant)
         axes[1].plot(nus, [r['median_rotation_deg'] for r in sel], style, label=variant)
+    if mean_pose_m is not None:
+        axes[0].axhline(mean_pose_m, color='grey', lw=1, ls=':', label='mean training position')
     for ax, label in zip(axes, ('median position error (m)', 'median orientation error (deg)')):
         ax.set_xscale('log')
         ax.set_xlabel('labeled fraction of the target nu')
@@ -197,7 +225,16 @@ def main(argv=None):
     parser.add_argument('--variants', default='',
                         help='comma-separated subset of the variants (and single)')
     parser.add_argument('--no-sweep', action='store_true', help='skip the nu sweep and RPE')
+    parser.add_argument('--replot', action='store_true',
+                        help='recompute the summary and the plot from the rows in --json')
     args = parser.parse_args(argv)
+    if args.replot:
+        result = json.loads(args.json.read_text())
+        result['summary'] = summarize(result['rows'])
+        write_json(args.json, result)
+        plot(result['rows'], args.plot, result['mean_pose_baseline_m'].get(TASKS[0][1]))
+        print(json.dumps(result['summary'], indent=1))
+        return result
     torch.set_num_threads(1)
     root = args.work / 'scenes'
     if not root.exists():
@@ -241,7 +278,7 @@ def main(argv=None):
         result['elapsed_s'] = round(time.monotonic() - t0, 1)
         write_json(args.json, result)
     if not args.quick and not args.no_sweep:
-        plot(result['rows'], args.plot)
+        plot(result['rows'], args.plot, result['mean_pose_baseline_m'].get(TASKS[0][1]))
     print(json.dumps(result['summary'], indent=1))
     return result
 
