@@ -33,7 +33,8 @@ from pose_reloc.data.records import load_depth
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference.evaluate import evaluate
-from pose_reloc.models.scr import localize_coords, network_size
+from pose_reloc.inference.scr import scr_input_spec
+from pose_reloc.models.scr import localize_coords
 from pose_reloc.training.config import load_preset
 from pose_reloc.training.scr import scene_coordinate_targets
 from pose_reloc.workflows import train_bundle
@@ -43,12 +44,15 @@ KEYS = ('frames', 'failure_rate', 'median_translation_m', 'p95_translation_m',
         'rate_50cm_5deg', 'rate_500cm_10deg')
 
 
-def upper_bound(data, split, short_side, pnp_cfg):
-    """Run PnP on exact scene coordinates from depth at the network's cell centres."""
+def upper_bound(data, split, spec, pnp_cfg):
+    """Run PnP on exact scene coordinates from depth at the network's cell centres.
+
+    ``spec``: the SCR bundle's input spec (the network's input size for each camera).
+    """
     scene = load_dataset(data)[0]
     t_err, r_err, times, ratios, failed = [], [], [], [], 0
     for frame in scene.split(split):
-        size = network_size(frame.camera, short_side)
+        size = spec.resized_size(frame.camera.width, frame.camera.height)
         camera = frame.camera.resized(*size)
         depth = cv2.resize(load_depth(frame), size, interpolation=cv2.INTER_NEAREST)
         coords = scene_coordinate_targets(depth, camera, frame.T_world_cam)
@@ -166,10 +170,9 @@ def main(argv=None):
         else train('apr', args.apr_preset, data, args.work / 'apr', args.minutes)
     config = read_bundle_config(scr_bundle)
     pnp_cfg = PnPConfig(**config['pnp'])
-    short_side = min(config['input']['height'], config['input']['width'])
+    spec = scr_input_spec(config, scr_bundle)
     results = {
-        'gt_depth_upper_bound': row('GT depth+PnP', upper_bound(data, 'test', short_side,
-                                                                pnp_cfg)),
+        'gt_depth_upper_bound': row('GT depth+PnP', upper_bound(data, 'test', spec, pnp_cfg)),
         'scr': row('SCR+PnP', evaluate(scr_bundle, data, progress=False,
                                        include_frames=False), scr_s),
         'apr': row('APR', evaluate(apr_bundle, data, progress=False, include_frames=False),

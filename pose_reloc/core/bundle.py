@@ -8,7 +8,7 @@
      "method": "apr" | "mspn" | "scr",
      "architecture": {"name": "PoseRegressor", ...kwargs to rebuild the model},
      "scenes": [{"name", "translation_mean", "translation_scale", "coord_mean", "camera"}],
-     "input": {"height", "width", "mean", "std"},
+     "input": {"height", "width", "resize", "mean", "std", ...the input spec},
      "pose_convention": "T_world_cam, opencv-optical, quat xyzw",
      "training": {...the TrainConfig and run facts...},
      "covariance_calibration": {...optional, see inference.calibration...},
@@ -310,10 +310,12 @@ _APR_SCENE: Spec = {'name': ('str', True), 'translation_mean': (('numbers', 3), 
                     'translation_scale': ('pos_number', True),
                     'camera': (('nullable', 'dict'), False),
                     'coord_mean': (('nullable', ('numbers', 3)), False)}
+#: the input spec (``data.transforms.InputSpec``; its ``from_bundle`` checks the values).
 _IMAGE_INPUT: Spec = {'height': ('pos_int', True), 'width': ('pos_int', True),
-                      'resize': ('int', False), 'mean': (('numbers', 3), True),
+                      'resize': ('int', False), 'multiple': ('pos_int', False),
+                      'crop': ('str', False), 'mean': (('numbers', 3), True),
                       'std': (('pos_numbers', 3), True), 'color': ('str', False),
-                      'range': (('numbers', 2), False)}
+                      'range': (('numbers', 2), False), 'interpolation': ('str', False)}
 _POSE_HEADS: Spec = {'backbone': ('str', True), 'fc_dim': ('int', True),
                      'dropout': ('number', True), 'rotation': ('str', True)}
 _UNCERTAINTY: Spec = {'mc_samples': ('int', False), 'mc_dropout': ('number', False)}

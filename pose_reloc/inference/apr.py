@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Localizer for absolute pose regression bundles (``apr`` and ``mspn``).
 
-The image is resized and centre-cropped as in training, normalized with the bundle's
-mean/std, and regressed in one forward pass. The covariance comes from MC dropout
+The image goes through the bundle's input spec (``data.transforms.InputSpec``, rebuilt from
+its ``input`` section): resized and centre-cropped exactly as training validated, normalized,
+and regressed in one forward pass. The covariance comes from MC dropout
 (Bayesian PoseNet): the encoder runs once, the dropout + heads ``mc_samples`` times, and
 the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2), scaled by the bundle's
 ``covariance_calibration`` (``inference.calibration``; absent = 1) and then by the
@@ -15,13 +16,12 @@ from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Union
 
-import cv2
 import numpy as np
 import torch
 
 from pose_reloc.core.bundle import BundleError, config_file, load_state_strict, read_bundle
 from pose_reloc.core.device import pick_device
-from pose_reloc.core.util import check_rgb_image
+from pose_reloc.data.transforms import InputSpec
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
@@ -90,11 +90,9 @@ class APRLocalizer:
                                     dtype=torch.float32, device=self.device)
         self._t_scale = torch.tensor([e['translation_scale'] for e in entries],
                                      dtype=torch.float32, device=self.device)
-        inp = self.config['input']
-        self.input_hw = (int(inp['height']), int(inp['width']))
-        self.resize = int(inp.get('resize', 0))
-        self._mean = torch.tensor(inp['mean'], device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(inp['std'], device=self.device).view(1, 3, 1, 1)
+        #: the bundle's input spec: how an image becomes the network input.
+        self.input_spec = InputSpec.from_bundle(self.config, bundle_path)
+        self.input_hw = (self.input_spec.height, self.input_spec.width)
         default_mc = int(self.config.get('uncertainty', {}).get('mc_samples', 0))
         self.mc_samples = default_mc if mc_samples is None else int(mc_samples)
         if self.mc_samples < 0 or self.mc_samples == 1:
@@ -109,26 +107,16 @@ class APRLocalizer:
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
 
     def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
-        """Resize + centre crop + normalize one image to ``(1, 3, h, w)`` on the device.
+        """Turn one image into the network input: ``(1, 3, h, w)`` float32 on the device.
+
+        ``self.input_spec.prepare``: resize, centre crop, normalize (the training
+        validation path).
 
         Raises:
-            ValueError: if the image is not ``(H, W, 3) uint8``.
+            ValueError: if the image is not ``(H, W, 3) uint8``, or too small for the crop
+                once resized (another aspect ratio than the training images).
         """
-        image = check_rgb_image(image_rgb_hw3)
-        h, w = self.input_hw
-        if self.resize > 0:
-            scale = self.resize / min(image.shape[:2])
-            rh = max(int(round(image.shape[0] * scale)), h)
-            rw = max(int(round(image.shape[1] * scale)), w)
-        else:
-            rh, rw = h, w
-        if (rh, rw) != image.shape[:2]:
-            interp = cv2.INTER_AREA if rh < image.shape[0] else cv2.INTER_LINEAR
-            image = cv2.resize(image, (rw, rh), interpolation=interp)
-        y0, x0 = (rh - h) // 2, (rw - w) // 2
-        image = np.ascontiguousarray(image[y0:y0 + h, x0:x0 + w])
-        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        return (x - self._mean) / self._std
+        return self.input_spec.prepare(image_rgb_hw3)['image'][None].to(self.device)
 
     def _scene_index(self, scene: Optional[str]) -> Optional[int]:
         if scene is None:
