@@ -65,6 +65,7 @@ from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import Frame, Scene
 from pose_reloc.data.roles import DataRoles
+from pose_reloc.data.transforms import InputSpec
 from pose_reloc.models.apanet import (adversarial_loss, ADVERSARIES, AnchorPoseRegressor,
                                       discriminator_accuracy, discriminator_loss, encode,
                                       nearest_anchor, relative_to_anchor, rotate_images,
@@ -73,9 +74,8 @@ from pose_reloc.models.apanet import (adversarial_loss, ADVERSARIES, AnchorPoseR
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import LearnedWeightLoss, to_quat
-from pose_reloc.training.apr import (denormalize, input_meta, normalization, pose_errors,
-                                     PoseImageDataset, PoseModelConfig,
-                                     scene_norm, SceneNorm, to_input, training_meta)
+from pose_reloc.training.apr import (denormalize, input_spec, pose_errors, PoseImageDataset,
+                                     PoseModelConfig, scene_norm, SceneNorm, training_meta)
 from pose_reloc.training.config import register_model_config, TrainConfig
 from pose_reloc.training.loop import (fit_multi, make_optimizer, make_scheduler, StepContext,
                                       TrainState, work_dir_for)
@@ -239,8 +239,11 @@ def _scenes(path: Path, wanted: Sequence[str]) -> List[Scene]:
     return scenes
 
 
-def prepare_adaptation(cfg: TrainConfig, data: Any) -> AdaptationData:
+def prepare_adaptation(cfg: TrainConfig, data: Any, spec: InputSpec) -> AdaptationData:
     """Load the source and target scenes of ``data`` and build the datasets of ``cfg``.
+
+    Images go through ``spec`` (the package's one input pipeline, the bundle's ``input``):
+    random crops and ``data`` jitter for training, the localizer's path for validation.
 
     Raises:
         ValueError: for missing roles, a target path with several scenes, a scene without
@@ -286,7 +289,9 @@ def prepare_adaptation(cfg: TrainConfig, data: Any) -> AdaptationData:
     frames += labeled_target
     ids += [len(sources)] * len(labeled_target)
     progress = cfg.run.progress
-    labeled = PoseImageDataset(frames, ids, norms, cfg.data, train=True, progress=progress)
+    jitter = cfg.data.jitter()
+    labeled = PoseImageDataset(frames, ids, norms, spec, train=True, jitter=jitter,
+                               progress=progress)
     weights = torch.ones(len(frames), dtype=torch.float64)
     if labeled_target and mc.target_share > 0:
         weights[:n_src] = (1.0 - mc.target_share) / n_src
@@ -294,10 +299,10 @@ def prepare_adaptation(cfg: TrainConfig, data: Any) -> AdaptationData:
     unlabeled = None
     if mc.variant in ('apanet', 'apanets'):
         unlabeled = PoseImageDataset(target_train, [len(sources)] * len(target_train), norms,
-                                     cfg.data, train=True, progress=progress)
+                                     spec, train=True, jitter=jitter, progress=progress)
     val_frames = evenly_spaced(target.split(cfg.data.val_split), cfg.data.val_frames) \
         if cfg.data.val_split else []
-    val = PoseImageDataset(val_frames, [len(sources)] * len(val_frames), norms, cfg.data,
+    val = PoseImageDataset(val_frames, [len(sources)] * len(val_frames), norms, spec,
                            train=False, progress=progress) if val_frames else None
     LOG.info('apanet %s: sources %s (%d frames), target %s: %d of %d training frames '
              'labeled (nu = %g)', mc.variant, names, n_src, target.name, len(labeled_target),
@@ -417,7 +422,8 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
                          f'data.height={cfg.data.height}, data.width={cfg.data.width}')
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
-    adapt = prepare_adaptation(cfg, data)
+    spec = input_spec(cfg.data, mc.backbone)
+    adapt = prepare_adaptation(cfg, data, spec)
     num_scenes = len(adapt.norms)
     adversarial = mc.variant in ('apanet', 'apanets')
     pretrained = None if resume else mc.pretrained
@@ -453,9 +459,6 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
                        schedulers={k: make_scheduler(o, cfg.optim) for k, o in optimizers.items()},
                        generators={'rotation': torch.Generator().manual_seed(cfg.run.seed)},
                        extra={'alpha': float(mc.alpha)})
-    mean, std = normalization(cfg.data, mc.backbone)
-    jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
-                              cfg.data.hue)) else None
     target_id = num_scenes - 1
 
     def scene_labels(scene_b: torch.Tensor) -> torch.Tensor:
@@ -464,12 +467,12 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
 
     def step(batch: Dict[str, Any], ctx: StepContext) -> Dict[str, float]:
         lab, unl = batch['labeled'], batch['unlabeled']
-        x_lab = to_input(lab['image'], mean, std, ctx.device, jitter)
+        x_lab = lab['image'].to(ctx.device)
         t_lab, q_lab = lab['t'].to(ctx.device), lab['q'].to(ctx.device)
         s_lab = lab['scene_id'].to(ctx.device)
         logs: Dict[str, float] = {}
         images = x_lab if unl is None else torch.cat(
-            [x_lab, to_input(unl['image'], mean, std, ctx.device, jitter)])
+            [x_lab, unl['image'].to(ctx.device)])
         scenes = s_lab if unl is None else torch.cat([s_lab, unl['scene_id'].to(ctx.device)])
         with ctx.autocast():
             out = encode(regressor, images)
@@ -511,7 +514,7 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
         t_errs, r_errs = [], []
         ids = torch.tensor([target_id])
         for batch in val_loader:
-            out = regressor(to_input(batch['image'], mean, std, dev))
+            out = regressor(batch['image'].to(dev))
             t = denormalize(out['t'], ids.expand(len(out['t'])), adapt.norms[:-1] +
                             [adapt.target_norm])
             te, re = pose_errors(t, to_quat(out['rot']), batch['T_world_cam'])
@@ -535,7 +538,7 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
             regressor.set_anchors(anchors[0][0], anchors[1][0])
     meta = {
         'scenes': [bundle_norm.to_json()],
-        'input': input_meta(cfg, mean, std),
+        'input': spec.to_json(),
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'training': {**training_meta(cfg, _roles(data)[1], result, criterion, None, device),
                      'data_roles': {'source': [str(p) for p in _roles(data)[0]],
