@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 
+from pose_reloc.core import distributed
 from pose_reloc.core.bundle import save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.core.util import evenly_spaced
@@ -412,9 +413,13 @@ def train(cfg: TrainConfig, data: Any, out_bundle: Path, resume: bool = False,
 
     Raises:
         ValueError: for bad roles or data (see :func:`prepare_adaptation`), an init bundle,
-            or non-square crops with ``apanets``.
+            non-square crops with ``apanets``, or a data-parallel run (``--nproc``: the
+            paired batches are not sharded between processes yet).
     """
     mc = cfg.model
+    if distributed.world_size() > 1:
+        raise ValueError('apanet does not shard its paired source/target batches between '
+                         'processes yet; run it in one process (without --nproc)')
     if init_bundle is not None:
         raise ValueError('apanet starts from the ImageNet encoder; --init is not supported')
     if mc.variant == 'apanets' and cfg.data.height != cfg.data.width:
