@@ -328,6 +328,12 @@ def test_bad_roles_and_variants(planes, tmp_path):
     cfg = load_preset('apanet-cpu', TINY)
     with pytest.raises(ValueError, match='target'):
         get_trainer('apanet')(cfg, {'source': [planes / 'source']}, tmp_path / 'x')
+    roots = {'source': [planes], 'target': planes / 'target'}  # a multi-scene source root
+    with pytest.raises(ValueError, match='must all differ'):
+        get_trainer('apanet')(cfg, roots, tmp_path / 'z')
+    with pytest.raises(ValueError, match=r"\['nope'\] not found"):
+        get_trainer('apanet')(load_preset('apanet-cpu', TINY + ['data.scenes=[nope]']), roots,
+                              tmp_path / 'z')
     with pytest.raises(ValueError, match='square'):
         get_trainer('apanet')(load_preset('apanet-cpu', TINY + ['model.variant=apanets']),
                               {'source': [planes / 'source'], 'target': planes / 'target'},

@@ -233,11 +233,20 @@ def _roles(data: Any) -> Tuple[List[Path], Path]:
     return [Path(s) for s in sources], Path(targets[0])
 
 
-def _scenes(path: Path, wanted: Sequence[str]) -> List[Scene]:
-    scenes = load_dataset(path)
-    if wanted:
-        scenes = [s for s in scenes if s.name in wanted] or scenes
-    return scenes
+def _source_scenes(paths: Sequence[Path], wanted: Sequence[str]) -> List[Scene]:
+    """Load the source roots; keep the scenes named in ``wanted`` (all if empty).
+
+    Raises:
+        ValueError: naming wanted scenes that no source root holds.
+    """
+    scenes = [s for p in paths for s in load_dataset(p)]
+    if not wanted:
+        return scenes
+    missing = sorted(set(wanted) - {s.name for s in scenes})
+    if missing:
+        raise ValueError(f'data.scenes {missing} not found in the sources '
+                         f'{[str(p) for p in paths]} (they hold {[s.name for s in scenes]})')
+    return [s for s in scenes if s.name in wanted]
 
 
 def prepare_adaptation(cfg: TrainConfig, data: Any, spec: InputSpec) -> AdaptationData:
@@ -252,7 +261,7 @@ def prepare_adaptation(cfg: TrainConfig, data: Any, spec: InputSpec) -> Adaptati
     """
     mc = cfg.model
     source_paths, target_path = _roles(data)
-    sources = [s for p in source_paths for s in _scenes(p, cfg.data.scenes)]
+    sources = _source_scenes(source_paths, cfg.data.scenes)
     targets = load_dataset(target_path)
     if len(targets) != 1:
         raise ValueError(f'the target {target_path} must be one scene, it holds '
