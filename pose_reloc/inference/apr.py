@@ -33,12 +33,14 @@ from pose_reloc.inference.base import apply_refinement, OptionSpec, PoseEstimate
     scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
 from pose_reloc.inference.refine import load_refiner, REFINE_OPTIONS
+from pose_reloc.models.apanet import AnchorPoseRegressor
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
 
 ARCHITECTURES = {
-    'apr': {PoseRegressor.NAME: PoseRegressor},
+    'apr': {PoseRegressor.NAME: PoseRegressor,
+            AnchorPoseRegressor.NAME: AnchorPoseRegressor},  # APANet RPE (anchors inside)
     'mspn': {MultiScenePoseNet.NAME: MultiScenePoseNet},
 }
 
