@@ -13,16 +13,13 @@ table and writes ``benchmarks/results/bench_pnp.json``.
 """
 
 import argparse
-import datetime
-import json
-import os
 from pathlib import Path
-import platform
-import sys
 import time
 
 import cv2
 import numpy as np
+from report import run_header, save_report
+
 
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
@@ -103,22 +100,13 @@ def main(argv=None):
                       100 * row['p95_translation_m'], row['median_rotation_deg'],
                       row['success_rate_5cm_5deg'], row['mean_time_ms']), flush=True)
     report = {
-        'command': ' '.join(['benchmarks/bench_pnp.py']
-                            + (sys.argv[1:] if argv is None else list(argv))),
-        'hardware': f'{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}),'
-                    ' no GPU',
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        **run_header('benchmarks/bench_pnp.py', argv),
         'opencv': cv2.__version__,
         'settings': {'trials': args.trials, 'points': args.points, 'noise_px': args.noise_px,
                      'threshold_px': 4.0, 'camera': '640x480 fx=520 fy=500 cx=340 cy=225'},
         'results': rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix('.json.partial')
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
-    print(f'wrote {out}')
+    save_report(report, Path(args.out))
     return report
 
 

@@ -39,17 +39,15 @@ CPU cores); prints a table and writes ``benchmarks/results/bench_pnp_scr.json``.
 
 import argparse
 import dataclasses
-import datetime
-import json
-import os
 from pathlib import Path
-import platform
 import sys
 import tempfile
 import time
 
 import cv2
 import numpy as np
+from report import run_header, save_report
+
 
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.data.records import load_image
@@ -65,17 +63,6 @@ from pose_reloc.training.scr_keypoints import build_map
 #: alone.
 SOLVERS = ('pnp:usac_magsac', 'pnp:poselib', 'pnp:pycolmap', 'raw:poselib', 'raw:pycolmap',
            'raw:pycolmap+cov')
-
-
-def cpu_model():
-    """Return the CPU model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def true_inlier_ratio(points, uv, camera, T_world_cam, threshold_px):
@@ -377,12 +364,9 @@ def main(argv=None):
             results.append(bench_source(source, scene, cfg, solvers, args))
             print_table(results[-1])
     report = {
-        'command': ' '.join(['OMP_NUM_THREADS=1', '.venv/bin/python benchmarks/bench_pnp_scr.py']
-                            + (sys.argv[1:] if argv is None else list(argv))),
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'hardware': f'{cpu_model()}, {os.cpu_count()} cores shared with other jobs, no GPU; '
-                    'one thread (OMP_NUM_THREADS=1, cv2.setNumThreads(1), torch 1 thread)',
-        'load_average': list(os.getloadavg()),
+        **run_header('OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_pnp_scr.py', argv,
+                     threads=1),
+        'threads': 'one (OMP_NUM_THREADS=1, cv2.setNumThreads(1), torch 1 thread)',
         'versions': {'opencv': cv2.__version__, 'poselib': getattr(poselib, '__version__', '?'),
                      'pycolmap': pycolmap.__version__, 'numpy': np.__version__},
         'data': str(args.data) if args.data else
@@ -396,12 +380,7 @@ def main(argv=None):
         'synthetic': bench_synthetic(args.synthetic_trials, (0.3, 0.5, 0.7, 0.85, 0.9))
         if args.synthetic_trials else [],
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix('.json.partial')
-    tmp_out.write_text(json.dumps(report, indent=2))
-    os.replace(tmp_out, out)
-    print(f'load average {os.getloadavg()}; wrote {out}')
+    save_report(report, Path(args.out))
     return report
 
 

@@ -18,17 +18,14 @@ two when other processes compete for the cores; the JSON records the load averag
 
 import argparse
 import dataclasses
-import datetime
-import json
-import os
 from pathlib import Path
-import platform
-import sys
 import time
 
 import cv2
 import numpy as np
+from report import run_header, save_report
 import torch
+
 
 from pose_reloc.core.bundle import read_bundle_config
 from pose_reloc.data.formats import load_dataset
@@ -36,7 +33,8 @@ from pose_reloc.data.records import load_depth
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference.evaluate import evaluate
-from pose_reloc.models.scr import localize_coords, network_size
+from pose_reloc.inference.scr import scr_input_spec
+from pose_reloc.models.scr import localize_coords
 from pose_reloc.training.config import load_preset
 from pose_reloc.training.scr import scene_coordinate_targets
 from pose_reloc.workflows import train_bundle
@@ -46,12 +44,15 @@ KEYS = ('frames', 'failure_rate', 'median_translation_m', 'p95_translation_m',
         'rate_50cm_5deg', 'rate_500cm_10deg')
 
 
-def upper_bound(data, split, short_side, pnp_cfg):
-    """Run PnP on exact scene coordinates from depth at the network's cell centres."""
+def upper_bound(data, split, spec, pnp_cfg):
+    """Run PnP on exact scene coordinates from depth at the network's cell centres.
+
+    ``spec``: the SCR bundle's input spec (the network's input size for each camera).
+    """
     scene = load_dataset(data)[0]
     t_err, r_err, times, ratios, failed = [], [], [], [], 0
     for frame in scene.split(split):
-        size = network_size(frame.camera, short_side)
+        size = spec.resized_size(frame.camera.width, frame.camera.height)
         camera = frame.camera.resized(*size)
         depth = cv2.resize(load_depth(frame), size, interpolation=cv2.INTER_NEAREST)
         coords = scene_coordinate_targets(depth, camera, frame.T_world_cam)
@@ -148,18 +149,13 @@ def main(argv=None):
                         help='only time the training step of each trunk')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
     report = {
-        'command': ' '.join(['benchmarks/bench_scr.py']
-                            + (sys.argv[1:] if argv is None else list(argv))),
-        'hardware': f'{os.cpu_count()}-core CPU ({platform.machine()}), no GPU, torch threads '
-                    f'{args.threads}',
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        **run_header('benchmarks/bench_scr.py', argv, threads=args.threads),
         'trunk_speed': trunk_speed(),
     }
     if args.speed_only:
-        report['load_average_1min'] = {'start': load_before[0], 'end': os.getloadavg()[0]}
-        return _write(report, args.out.with_name(args.out.stem + '_speed.json'))
+        save_report(report, args.out.with_name(args.out.stem + '_speed.json'))
+        return report
     data = args.data
     if data is None:
         from pose_reloc.data.synthetic.generate import generate_scene
@@ -174,17 +170,15 @@ def main(argv=None):
         else train('apr', args.apr_preset, data, args.work / 'apr', args.minutes)
     config = read_bundle_config(scr_bundle)
     pnp_cfg = PnPConfig(**config['pnp'])
-    short_side = min(config['input']['height'], config['input']['width'])
+    spec = scr_input_spec(config, scr_bundle)
     results = {
-        'gt_depth_upper_bound': row('GT depth+PnP', upper_bound(data, 'test', short_side,
-                                                                pnp_cfg)),
+        'gt_depth_upper_bound': row('GT depth+PnP', upper_bound(data, 'test', spec, pnp_cfg)),
         'scr': row('SCR+PnP', evaluate(scr_bundle, data, progress=False,
                                        include_frames=False), scr_s),
         'apr': row('APR', evaluate(apr_bundle, data, progress=False, include_frames=False),
                    apr_s),
     }
     report.update({
-        'load_average_1min': {'start': load_before[0], 'end': os.getloadavg()[0]},
         'data': str(data),
         'bundles': {'scr': str(scr_bundle), 'apr': str(apr_bundle)},
         'settings': {'scr_preset': args.scr_preset, 'apr_preset': args.apr_preset,
@@ -194,21 +188,13 @@ def main(argv=None):
                      'pnp': dataclasses.asdict(pnp_cfg)},
         'results': results,
     })
-    return _write(report, args.out)
+    save_report(report, args.out)
+    return report
 
 
 def _elapsed(bundle):
     """Training seconds recorded in a bundle (None when it records none)."""
     return read_bundle_config(bundle).get('training', {}).get('elapsed_s')
-
-
-def _write(report, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.partial')
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, path)
-    print(f'wrote {path}')
-    return report
 
 
 if __name__ == '__main__':

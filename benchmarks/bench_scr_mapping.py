@@ -29,16 +29,13 @@ measurements, and writes ``benchmarks/results/bench_scr_mapping.json``.
 """
 
 import argparse
-import datetime
-import json
-import os
 from pathlib import Path
-import platform
-import sys
 import time
 
 import numpy as np
+from report import run_header, save_report
 import torch
+
 
 from pose_reloc.data.formats import load_dataset
 from pose_reloc.geometry.metrics import rotation_error_deg, summarize, translation_error_m
@@ -52,16 +49,6 @@ SHARED = REPO.parent / 'shared' / 'data'
 KEYS = ('frames', 'failure_rate', 'median_translation_m', 'p95_translation_m',
         'median_rotation_deg', 'p95_rotation_deg', 'rate_5cm_5deg', 'rate_25cm_2deg',
         'rate_50cm_5deg')
-
-
-def _cpu_model():
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def row(name, report, mapping_s=None):
@@ -267,13 +254,8 @@ def main(argv=None):
                         default=Path(__file__).parent / 'results' / 'bench_scr_mapping.json')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
     report = {
-        'command': ' '.join(['benchmarks/bench_scr_mapping.py']
-                            + (sys.argv[1:] if argv is None else list(argv))),
-        'hardware': f'{_cpu_model()}, {os.cpu_count()} cores ({platform.machine()}), no GPU, '
-                    f'torch threads {args.threads}',
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        **run_header('benchmarks/bench_scr_mapping.py', argv, threads=args.threads),
         'rooms': [],
     }
     from pose_reloc.data.synthetic.generate import generate_dataset
@@ -323,16 +305,7 @@ def main(argv=None):
                 bundle, stairs, progress=False, include_frames=False), seconds)
         report['external'] = external
     report['targets'] = targets_check(report['rooms'])
-    report['load_average_1min'] = {'start': load_before[0], 'end': os.getloadavg()[0]}
-    return _write(report, args.out)
-
-
-def _write(report, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.partial')
-    tmp.write_text(json.dumps(report, indent=2, default=float))
-    os.replace(tmp, path)
-    print(f'wrote {path}')
+    save_report(report, args.out)
     return report
 
 

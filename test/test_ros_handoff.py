@@ -9,14 +9,12 @@ first pixel value ``v`` of an image gives a camera at ``x = v / 100`` m in the m
 """
 
 import math
-import subprocess
-import sys
-import textwrap
 
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
 import pytest
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from ros_stand_in import start_stand_in, stop
 from sensor_msgs.msg import Image
 
 from pose_reloc.geometry.se3 import T_from_pos_quat
@@ -25,7 +23,6 @@ from pose_reloc.ros.conversions import (msg_covariance, msg_to_T, rgb_to_image, 
                                         T_to_transform_stamped)
 from pose_reloc.ros.handoff import (agree, amcl_divergence, Fix, FixWindow, HandoffConfig,
                                     planar_disagreement)
-from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import tf_message_type, TF_QOS
 
@@ -39,33 +36,6 @@ AMCL_POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 TF_TYPE = tf_message_type()
 COV = np.diag([0.01, 0.01, 0.02, 0.001, 0.001, 0.002])
-
-DOUBLE = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import rclpy
-    from pose_reloc.inference.base import PoseEstimate
-    from pose_reloc.ros.reloc_node import RelocNode
-
-    class ScriptedLocalizer:
-        method, scenes, camera = 'apr', ['lab'], None
-
-        def localize(self, image, camera=None, scene=None):
-            T = np.eye(4)
-            T[0, 3] = int(image[0, 0, 0]) / 100.0
-            cov = np.diag([0.01, 0.01, 0.02, 0.001, 0.001, 0.002])
-            return PoseEstimate(ok=True, T_world_cam=T, covariance=cov, confidence=0.9,
-                                scene='lab')
-
-    rclpy.init(args=sys.argv)
-    node = RelocNode(localizer=ScriptedLocalizer())
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    node.destroy_node()
-    rclpy.try_shutdown()
-""")
 
 
 def _pose(x, y=0.0, yaw=0.0):
@@ -117,17 +87,12 @@ def test_window_and_amcl_checks():
 
 # ---------------------------------------------------------------------- the node and AMCL
 def _start(tmp_path, name, *params):
-    script = tmp_path / 'node_with_double.py'
-    script.write_text(DOUBLE)
     log = tmp_path / f'{name}.log'
-    args = [sys.executable, str(script), '--ros-args', '-r', f'__node:={name}',
-            '-r', f'image:=/{name}/cam', '-p', 'tf_mode:=none', '-p', 'log_throttle_s:=0.0',
-            '-p', 'diagnostics_period:=0.2']
+    args = ['-r', f'__node:={name}', '-r', f'image:=/{name}/cam', '-p', 'tf_mode:=none',
+            '-p', 'log_throttle_s:=0.0', '-p', 'diagnostics_period:=0.2']
     for param in params:
         args += ['-p', param]
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(args, env=child_env(), stdout=out, stderr=subprocess.STDOUT)
-    return proc, log
+    return start_stand_in(log, args), log
 
 
 def _image(value, stamp_ns):
@@ -195,8 +160,7 @@ def test_relocalize_sends_one_odometry_compensated_initial_pose(tmp_path):
         assert 'hand-off #1' in log.read_text()
     finally:
         graph.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_disagreeing_frames_give_no_handoff_and_a_clear_response(tmp_path):
@@ -217,8 +181,7 @@ def test_disagreeing_frames_give_no_handoff_and_a_clear_response(tmp_path):
         assert graph.rec.count('/initialpose') == 0
     finally:
         graph.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_a_diverged_amcl_is_reinitialized_once(tmp_path):
@@ -240,5 +203,4 @@ def test_a_diverged_amcl_is_reinitialized_once(tmp_path):
         assert 'hand-off #1' in text and 'automatic' in text and 'hand-off #2' not in text
     finally:
         graph.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)

@@ -11,45 +11,19 @@ line without a traceback.
 import signal
 import subprocess
 import sys
-import textwrap
 
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 import pytest
+from ros_stand_in import start_stand_in, stop
 from sensor_msgs.msg import Image
 
 from pose_reloc.ros.conversions import rgb_to_image, stamp_to_ns
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import POSE_QOS
-
-DOUBLE = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import rclpy
-    from pose_reloc.inference.base import PoseEstimate
-    from pose_reloc.ros.reloc_node import RelocNode
-
-    class ScriptedLocalizer:
-        method, scenes, camera = 'apr', ['lab'], None
-
-        def localize(self, image, camera=None, scene=None):
-            T = np.eye(4)
-            T[0, 3] = int(image[0, 0, 0]) / 100.0
-            return PoseEstimate(ok=True, T_world_cam=T, covariance=np.eye(6) * 0.01,
-                                confidence=0.9, scene='lab')
-
-    rclpy.init(args=sys.argv)
-    node = RelocNode(localizer=ScriptedLocalizer() if '--double' in sys.argv else None)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    node.destroy_node()
-    rclpy.try_shutdown()
-""")
 
 
 class _Manager:
@@ -76,15 +50,10 @@ class _Manager:
 
 
 def _start(tmp_path, name, *ros_args, double=True):
-    script = tmp_path / 'node.py'
-    script.write_text(DOUBLE)
     log = tmp_path / f'{name}.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), *(['--double'] if double else []), '--ros-args',
-             '-r', f'__node:={name}', '-r', f'image:=/{name}/image', '-p', 'autostart:=false',
-             '-p', 'tf_mode:=none', *ros_args],
-            env=child_env({'PYTHONFAULTHANDLER': '1'}), stdout=out, stderr=subprocess.STDOUT)
+    proc = start_stand_in(log, ['-r', f'__node:={name}', '-r', f'image:=/{name}/image',
+                                '-p', 'autostart:=false', '-p', 'tf_mode:=none', *ros_args],
+                          localizer=double, env={'PYTHONFAULTHANDLER': '1'})
     return proc, log
 
 
@@ -139,8 +108,7 @@ def test_a_lifecycle_manager_brings_the_node_up_and_down(tmp_path):
         assert 'Traceback' not in text and 'deactivated' in text and 'cleaned up' in text
     finally:
         rec.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_a_failed_configure_leaves_the_node_unconfigured_and_serving(tmp_path):

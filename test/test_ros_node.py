@@ -2,17 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """The node in its own process, driven with a scripted test-double localizer.
 
-The double (below, used only here) maps the first pixel value of an image to a behaviour,
-so that each case is one image: 1 -> a NaN pose, 2 -> confidence 0.1 (below the threshold),
-3 -> slow (0.6 s), otherwise a pose whose x = value / 100 m. The real-model end-to-end test is
-test_ros_e2e.py.
+The double (``stand_in_node.py`` with ``--scripted``) maps the first pixel value of an image
+to a behaviour, so that each case is one image: 1 -> a NaN pose, 2 -> confidence 0.1 (below
+the threshold), 3 -> slow (0.6 s), otherwise a pose whose x = value / 100 m. The real-model
+end-to-end test is test_ros_e2e.py.
 """
 
 import os
 from pathlib import Path
 import subprocess
 import sys
-import textwrap
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
@@ -20,45 +19,13 @@ import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from ros_stand_in import start_stand_in, stop
 from sensor_msgs.msg import Image
 
 from pose_reloc.ros.conversions import msg_covariance, msg_to_T, rgb_to_image, stamp_to_ns
 from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import POSE_QOS, tf_message_type, TF_QOS
-
-DOUBLE = textwrap.dedent("""
-    import sys
-    import time
-    import numpy as np
-    import rclpy
-    from pose_reloc.inference.base import PoseEstimate
-    from pose_reloc.ros.reloc_node import RelocNode
-
-    class ScriptedLocalizer:
-        method, scenes, camera = 'apr', ['lab'], None
-
-        def localize(self, image, camera=None, scene=None):
-            value = int(image[0, 0, 0])
-            T = np.eye(4)
-            T[0, 3] = value / 100.0
-            if value == 1:
-                T[1, 3] = float('nan')
-            if value == 3:
-                time.sleep(0.6)
-            cov = np.diag([0.01, 0.02, 0.03, 0.001, 0.002, 0.003])
-            return PoseEstimate(ok=True, T_world_cam=T, covariance=cov,
-                                confidence=0.1 if value == 2 else 0.9, scene='lab')
-
-    rclpy.init(args=sys.argv)
-    node = RelocNode(localizer=ScriptedLocalizer())
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    node.destroy_node()
-    rclpy.try_shutdown()
-""")
 
 NODE = '/reloc_node'
 TF_TYPE = tf_message_type()
@@ -67,21 +34,15 @@ TF_TYPE = tf_message_type()
 @pytest.fixture(scope='module')
 def graph(tmp_path_factory):
     """Start the node process with the double; yield (recorder, image publisher, log path)."""
-    tmp = tmp_path_factory.mktemp('node')
-    script = tmp / 'node_with_double.py'
-    script.write_text(DOUBLE)
-    log = tmp / 'node.log'
+    log = tmp_path_factory.mktemp('node') / 'node.log'
     topics = {f'{NODE}/pose': (PoseWithCovarianceStamped, POSE_QOS),
               f'{NODE}/pose_stamped': (PoseStamped, 10),
               '/diagnostics': (DiagnosticArray, 10)}
     if TF_TYPE is not None:
         topics['/tf'] = (TF_TYPE, TF_QOS)
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), '--ros-args', '-r', 'image:=/cam/image_raw',
-             '-p', 'min_confidence:=0.5', '-p', 'diagnostics_period:=0.2',
-             '-p', 'log_throttle_s:=0.0'],
-            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = start_stand_in(log, ['-r', 'image:=/cam/image_raw', '-p', 'min_confidence:=0.5',
+                                '-p', 'diagnostics_period:=0.2', '-p', 'log_throttle_s:=0.0'],
+                          scripted=True)
     rec = Recorder(topics, node_name='node_test_observer')
     pub = rec.publisher(Image, '/cam/image_raw', 10)
     try:
@@ -98,8 +59,7 @@ def graph(tmp_path_factory):
         yield rec, pub, log
     finally:
         rec.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def _image(value, stamp_ns, frame='cam_optical'):
@@ -241,14 +201,9 @@ def test_map_to_odom_composes_with_odometry_at_the_image_time(tmp_path):
     from pose_reloc.geometry.se3 import invert, T_from_pos_quat
     from pose_reloc.ros.conversions import T_to_transform_stamped
     from pose_reloc.ros.reloc_node import TF_STATIC_QOS
-    script = tmp_path / 'node_with_double.py'
-    script.write_text(DOUBLE)
     log = tmp_path / 'node.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), '--ros-args', '-r', '__node:=amcl_like',
-             '-p', 'tf_mode:=map_to_odom', '-p', 'transform_tolerance:=0.2'],
-            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = start_stand_in(log, ['-r', '__node:=amcl_like', '-p', 'tf_mode:=map_to_odom',
+                                '-p', 'transform_tolerance:=0.2'], scripted=True)
     rec = Recorder({'/amcl_like/pose': (PoseWithCovarianceStamped, POSE_QOS),
                     '/tf': (TF_TYPE, TF_QOS)}, node_name='odom_test_observer')
     try:
@@ -291,26 +246,15 @@ def test_map_to_odom_composes_with_odometry_at_the_image_time(tmp_path):
         assert np.all(np.linalg.eigvalsh(msg_covariance(pose)) > 0)
     finally:
         rec.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def _start_double(tmp_path, node_name: str, *ros_args: str):
-    """Start the node with the double as ``node_name``; return (process, log path)."""
-    script = tmp_path / 'node_with_double.py'
-    script.write_text(DOUBLE)
+    """Start the node with the stand-in as ``node_name``; return (process, log path)."""
     log = tmp_path / f'{node_name}.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), '--ros-args', '-r', f'__node:={node_name}',
-             '-p', 'log_throttle_s:=0.0', *ros_args],
-            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = start_stand_in(log, ['-r', f'__node:={node_name}', '-p', 'log_throttle_s:=0.0',
+                                *ros_args], scripted=True)
     return proc, log
-
-
-def _stop(proc) -> None:
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _stamps(rec, topic):
@@ -357,7 +301,7 @@ def test_compressed_jpeg_images_give_poses_with_the_image_stamp(tmp_path):
         assert stamp + 1 not in _stamps(rec, '/jpeg_node/pose')
     finally:
         rec.close()
-        _stop(proc)
+        stop(proc)
 
 
 def _odom_tf(t_ns):
@@ -432,7 +376,7 @@ def _run_tf_mode_case(tmp_path, node_name, mode, static_mount, mount_param):
         return T_map_cam, pose[0], msg_to_T(transform()[0]), T_base_cam, log.read_text()
     finally:
         rec.close()
-        _stop(proc)
+        stop(proc)
 
 
 LEVER_COV = np.diag([0.01, 0.02, 0.03, 0.001, 0.002, 0.003])

@@ -11,52 +11,23 @@
   ERROR while frames fail, and a bundle without a covariance is refused at start-up.
 """
 
-import subprocess
-import sys
-import textwrap
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
 import numpy as np
 import pytest
+from ros_stand_in import start_stand_in, stop
 from sensor_msgs.msg import CompressedImage, Image
 
 from pose_reloc.geometry.se3 import invert, T_from_pos_quat
 from pose_reloc.ros.conversions import (msg_to_T, rgb_to_image, stamp_to_ns,
                                         T_to_transform_stamped)
-from pose_reloc.ros.launcher import child_env
 from pose_reloc.ros.node_guards import ERROR, FailureRate, OK, wait_for_transform, WARN
 from pose_reloc.ros.recorder import Recorder
 from pose_reloc.ros.reloc_node import POSE_QOS, tf_message_type, TF_QOS
 
 TF_TYPE = tf_message_type()
-
-DOUBLE = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import rclpy
-    from pose_reloc.inference.base import PoseEstimate
-    from pose_reloc.ros.reloc_node import RelocNode
-
-    class Localizer:
-        method, scenes, camera = 'apr', ['lab'], None
-
-        def localize(self, image, camera=None, scene=None):
-            T = np.eye(4)
-            T[0, 3] = int(image[0, 0, 0]) / 100.0
-            return PoseEstimate(ok=True, T_world_cam=T, covariance=np.eye(6) * 0.01,
-                                confidence=0.9, scene='lab')
-
-    rclpy.init(args=sys.argv)
-    node = RelocNode(localizer=Localizer())
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    node.destroy_node()
-    rclpy.try_shutdown()
-""")
 
 
 def _image(value, stamp_ns, frame='cam_optical', size=(24, 32)):
@@ -70,15 +41,10 @@ def _T_odom_base(stamp_ns):
 
 @pytest.mark.skipif(TF_TYPE is None, reason='tf2_msgs is not importable')
 def test_map_to_odom_waits_for_odometry_that_covers_the_image_stamp(tmp_path):
-    script = tmp_path / 'node.py'
-    script.write_text(DOUBLE)
     log = tmp_path / 'node.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), '--ros-args', '-r', '__node:=late_odom',
-             '-p', 'tf_mode:=map_to_odom', '-p', 'transform_timeout:=0.25',
-             '-p', 'diagnostics_period:=0.2', '-p', 'log_throttle_s:=0.0'],
-            env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = start_stand_in(log, ['-r', '__node:=late_odom', '-p', 'tf_mode:=map_to_odom',
+                                '-p', 'transform_timeout:=0.25', '-p', 'diagnostics_period:=0.2',
+                                '-p', 'log_throttle_s:=0.0'])
     rec = Recorder({'/late_odom/pose': (PoseWithCovarianceStamped, POSE_QOS),
                     '/tf': (TF_TYPE, TF_QOS), '/diagnostics': (DiagnosticArray, 10)},
                    node_name='late_odom_observer')
@@ -143,8 +109,7 @@ def test_map_to_odom_waits_for_odometry_that_covers_the_image_stamp(tmp_path):
         assert 'transform_timeout' in log.read_text()
     finally:
         rec.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_wait_for_transform_returns_when_it_arrives_or_times_out():

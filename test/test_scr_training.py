@@ -185,10 +185,11 @@ def test_two_stage_training_and_resume(scene_dir, one_thread, tmp_path):
 
 def test_uncropped_samples_compute_their_targets_once(scene_dir, monkeypatch):
     from pose_reloc.data.formats import load_dataset
+    from pose_reloc.data.transforms import InputSpec
     from pose_reloc.training import scr
     frames = load_dataset(scene_dir)[0].split('test')[:2]
-    dataset = scr.SCRFrames(frames, (CAMERA.width, CAMERA.height), None, scr.IMAGENET_MEAN,
-                            scr.IMAGENET_STD)
+    dataset = scr.SCRFrames(frames, InputSpec(CAMERA.height, CAMERA.width, multiple=8,
+                                              crop='none'))
     first = dataset[1]
     _, depth, camera = dataset.load(1)
     expected = scr.scene_coordinate_targets(depth, camera, frames[1].T_world_cam)

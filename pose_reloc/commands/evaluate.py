@@ -27,15 +27,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='write a top-down trajectory plot (PNG)')
     parser.add_argument('--mc-samples', type=int, default=None,
                         help='APR: MC-dropout samples for the covariance (0 = off)')
+    parser.add_argument('--refine-iterations', type=int, default=None,
+                        help='adversarial pose refinement steps (bundles with a '
+                        "discriminator; 0 = off; default: the bundle's)")
+    parser.add_argument('--refine-step', type=float, default=None,
+                        help="refinement step size (default: the bundle's, else 1e-3)")
+    parser.add_argument('-o', '--option', action='append', default=[], metavar='NAME=VALUE',
+                        help="any other option the bundle's localizer declares (e.g. "
+                        'min_inliers=30 for SCR); repeatable; an unknown name is refused '
+                        'with the list of accepted ones')
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pose-reloc eval``; prints the overall summary and per-scene medians."""
     from pose_reloc.inference.evaluate import evaluate
 
-    options = {}
-    if args.mc_samples is not None:
-        options['mc_samples'] = args.mc_samples
+    from pose_reloc.inference.base import parse_option_assignments
+
+    options = parse_option_assignments(args.option)
+    for name in ('mc_samples', 'refine_iterations', 'refine_step'):
+        value = getattr(args, name)
+        if value is not None:
+            if name in options:
+                flag = '--' + name.replace('_', '-')
+                raise ValueError(f'option {name} given twice ({flag} and --option)')
+            options[name] = value
     report = evaluate(args.bundle, args.data, split=args.split, scenes=args.scenes,
                       device=args.device, oracle_scene=args.oracle_scene,
                       max_frames=args.max_frames, json_out=args.json, tum_out=args.tum,

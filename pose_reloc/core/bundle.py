@@ -8,7 +8,7 @@
      "method": "apr" | "mspn" | "scr",
      "architecture": {"name": "PoseRegressor", ...kwargs to rebuild the model},
      "scenes": [{"name", "translation_mean", "translation_scale", "coord_mean", "camera"}],
-     "input": {"height", "width", "mean", "std"},
+     "input": {"height", "width", "resize", "mean", "std", ...the input spec},
      "pose_convention": "T_world_cam, opencv-optical, quat xyzw",
      "training": {...the TrainConfig and run facts...},
      "covariance_calibration": {...optional, see inference.calibration...},
@@ -201,12 +201,16 @@ def read_bundle(path: Union[str, Path], methods: Optional[Iterable[str]] = None,
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise BundleError(f'bundle {path} has no {WEIGHTS_NAME}')
+    return config, _load_tensors(weights, map_location)
+
+
+def _load_tensors(weights: Path, map_location: str) -> Dict[str, torch.Tensor]:
+    """Read a safetensors file, refusing pickle (BundleError naming the file)."""
     _refuse_pickle(weights)
     try:
-        state_dict = load_file(str(weights), device=map_location)
+        return load_file(str(weights), device=map_location)
     except Exception as exc:  # safetensors raises its own error types
         raise BundleError(f'{weights} is not a valid safetensors file: {exc}') from exc
-    return config, state_dict
 
 
 def bundle_components(config: Mapping[str, Any]) -> List[str]:
@@ -236,12 +240,7 @@ def read_component(path: Union[str, Path], name: str, map_location: str = 'cpu'
     weights = path / entry['file']
     if not weights.is_file():
         raise BundleError(f'{config_file(path)}: component {name!r} file {weights} is missing')
-    _refuse_pickle(weights)
-    try:
-        state_dict = load_file(str(weights), device=map_location)
-    except Exception as exc:  # safetensors raises its own error types
-        raise BundleError(f'{weights} is not a valid safetensors file: {exc}') from exc
-    return dict(entry['architecture']), state_dict
+    return dict(entry['architecture']), _load_tensors(weights, map_location)
 
 
 def read_bundle_config(path: Union[str, Path]) -> Dict[str, Any]:
@@ -311,10 +310,12 @@ _APR_SCENE: Spec = {'name': ('str', True), 'translation_mean': (('numbers', 3), 
                     'translation_scale': ('pos_number', True),
                     'camera': (('nullable', 'dict'), False),
                     'coord_mean': (('nullable', ('numbers', 3)), False)}
+#: the input spec (``data.transforms.InputSpec``; its ``from_bundle`` checks the values).
 _IMAGE_INPUT: Spec = {'height': ('pos_int', True), 'width': ('pos_int', True),
-                      'resize': ('int', False), 'mean': (('numbers', 3), True),
+                      'resize': ('int', False), 'multiple': ('pos_int', False),
+                      'crop': ('str', False), 'mean': (('numbers', 3), True),
                       'std': (('pos_numbers', 3), True), 'color': ('str', False),
-                      'range': (('numbers', 2), False)}
+                      'range': (('numbers', 2), False), 'interpolation': ('str', False)}
 _POSE_HEADS: Spec = {'backbone': ('str', True), 'fc_dim': ('int', True),
                      'dropout': ('number', True), 'rotation': ('str', True)}
 _UNCERTAINTY: Spec = {'mc_samples': ('int', False), 'mc_dropout': ('number', False)}

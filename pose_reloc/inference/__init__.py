@@ -7,10 +7,16 @@ for it. Factories register themselves with :func:`register_localizer` when their
 imported; the module for a method is imported on first use (``apr`` and ``mspn`` ->
 ``pose_reloc.inference.apr``, ``scr`` -> ``pose_reloc.inference.scr``, any other method
 ``m`` -> ``pose_reloc.inference.m``).
+
+Each factory is registered with the options its localizer accepts (``inference.base.OptionSpec``
+rows); :func:`load_localizer` refuses any other option, naming it and the accepted ones, and
+:func:`localizer_options` lists them for a method or a bundle, so that callers (the ROS node,
+``pose-reloc eval``) forward options without knowing the method.
 """
 
+import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Union
+from typing import Any, Callable, Dict, Sequence, Tuple, Union
 
 from pose_reloc.core.bundle import BundleError, read_bundle_config
 from pose_reloc.core.registry import LazyRegistry
@@ -27,11 +33,40 @@ LOCALIZERS: LazyRegistry[LocalizerFactory] = LazyRegistry(
     'localizer method',
     lambda method: DEFAULT_MODULES.get(method, f'pose_reloc.inference.{method}'),
     error=BundleError)
+#: method -> the ``OptionSpec`` rows its factory accepts.
+OPTIONS: Dict[str, Tuple[Any, ...]] = {}
 
 
-def register_localizer(method: str, factory: LocalizerFactory) -> None:
-    """Register ``factory(bundle_path, device='auto', **options) -> Localizer``."""
+def register_localizer(method: str, factory: LocalizerFactory,
+                       options: Sequence[Any] = ()) -> None:
+    """Register ``factory(bundle_path, device='auto', **options) -> Localizer``.
+
+    Args:
+        method: the bundle ``method`` it loads.
+        factory: builds the localizer.
+        options: the ``inference.base.OptionSpec`` rows ``factory`` accepts.
+    """
+    OPTIONS[method] = tuple(options)
     LOCALIZERS.register(method, factory)
+
+
+def localizer_options(method_or_bundle: Union[str, Path]) -> Tuple[Any, ...]:
+    """Return the ``OptionSpec`` rows accepted by a method's localizer.
+
+    Args:
+        method_or_bundle: a method name (``'apr'``) or a bundle directory (its
+            ``config.json`` names the method); a ``Path``, a string with a path separator
+            or an existing directory is a bundle.
+
+    Raises:
+        BundleError: for an unreadable bundle or a method without a localizer.
+    """
+    text = str(method_or_bundle)
+    if isinstance(method_or_bundle, Path) or os.sep in text or '/' in text or \
+            Path(text).is_dir():
+        method_or_bundle = read_bundle_config(method_or_bundle)['method']
+    localizer_factory(method_or_bundle)
+    return OPTIONS.get(method_or_bundle, ())
 
 
 def localizer_factory(method: str) -> LocalizerFactory:
@@ -49,13 +84,21 @@ def load_localizer(bundle_path: Union[str, Path], device: str = 'auto', **option
     Args:
         bundle_path: bundle directory (``config.json`` + ``model.safetensors``).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
-        **options: method-specific options (e.g. ``mc_samples`` for APR).
+        **options: the options the method's localizer declares (:func:`localizer_options`;
+            e.g. ``mc_samples`` and ``refine_iterations`` for APR, PnP settings for SCR);
+            strings are parsed as YAML scalars.
 
     Raises:
         BundleError: for a missing, pickled, foreign or unknown-method bundle.
+        ValueError: for an option the localizer does not accept (naming it and the accepted
+            ones) or an invalid value.
     """
-    config = read_bundle_config(bundle_path)
-    return localizer_factory(config['method'])(bundle_path, device=device, **options)
+    from pose_reloc.inference.base import check_options
+    method = read_bundle_config(bundle_path)['method']
+    factory = localizer_factory(method)
+    options = check_options(OPTIONS.get(method, ()), options, f'{method.upper()} localizer')
+    return factory(bundle_path, device=device, **options)
 
 
-__all__ = ['BundleError', 'load_localizer', 'localizer_factory', 'register_localizer']
+__all__ = ['BundleError', 'load_localizer', 'localizer_factory', 'localizer_options',
+           'register_localizer']

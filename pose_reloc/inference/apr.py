@@ -2,37 +2,45 @@
 # SPDX-License-Identifier: Apache-2.0
 """Localizer for absolute pose regression bundles (``apr`` and ``mspn``).
 
-The image is resized and centre-cropped as in training, normalized with the bundle's
-mean/std, and regressed in one forward pass. The covariance comes from MC dropout
+The image goes through the bundle's input spec (``data.transforms.InputSpec``, rebuilt from
+its ``input`` section): resized and centre-cropped exactly as training validated, normalized,
+and regressed in one forward pass. The covariance comes from MC dropout
 (Bayesian PoseNet): the encoder runs once, the dropout + heads ``mc_samples`` times, and
 the sample spread gives a 6x6 covariance (ROS order, m^2 / rad^2), scaled by the bundle's
 ``covariance_calibration`` (``inference.calibration``; absent = 1) and then by the
 ``covariance_scale`` option. MSPN picks the head of
 the predicted scene (``confidence`` = its softmax probability) unless a scene is given.
+A bundle with a ``discriminator`` component can refine each pose at test time
+(``inference.refine``; options ``refine_iterations``, ``refine_step``, ...): the refinement
+stage runs on the (MC-dropout mean) pose and keeps the covariance, which the bundle's
+calibration fitted with the bundle's default refinement on.
 """
 
 from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Union
 
-import cv2
 import numpy as np
 import torch
 
 from pose_reloc.core.bundle import BundleError, config_file, load_state_strict, read_bundle
 from pose_reloc.core.device import pick_device
-from pose_reloc.core.util import check_rgb_image
+from pose_reloc.data.transforms import InputSpec
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.se3 import T_from_pos_quat
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import PoseEstimate, scene_camera, scene_names
+from pose_reloc.inference.base import apply_refinement, OptionSpec, PoseEstimate, \
+    scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
+from pose_reloc.inference.refine import load_refiner, REFINE_OPTIONS
+from pose_reloc.models.apanet import AnchorPoseRegressor
 from pose_reloc.models.apr import enable_mc_dropout, pose_mean_and_covariance, PoseRegressor
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
 
 ARCHITECTURES = {
-    'apr': {PoseRegressor.NAME: PoseRegressor},
+    'apr': {PoseRegressor.NAME: PoseRegressor,
+            AnchorPoseRegressor.NAME: AnchorPoseRegressor},  # APANet RPE (anchors inside)
     'mspn': {MultiScenePoseNet.NAME: MultiScenePoseNet},
 }
 
@@ -62,6 +70,16 @@ def build_model_from_bundle(bundle_path: Union[str, Path], device: str = 'cpu'):
     return config, model.to(device).eval()
 
 
+#: the options of the APR / MSPN localizers (``load_localizer(bundle, **options)``).
+APR_OPTIONS = (
+    OptionSpec('mc_samples', int, None, 'MC-dropout samples for the covariance (0: none, '
+               ">= 2; default: the bundle's)", minimum=0, allow_none=True),
+    OptionSpec('covariance_scale', float, 1.0, 'multiply the calibrated covariance by this',
+               minimum=0.0),
+    OptionSpec('seed', int, 0, 'seed of the MC-dropout masks'),
+) + REFINE_OPTIONS
+
+
 class APRLocalizer:
     """Absolute pose regression localizer (PoseNet/MapNet and Multi-Scene PoseNet).
 
@@ -72,11 +90,18 @@ class APRLocalizer:
             0 = no covariance).
         covariance_scale: multiply the (calibrated) MC-dropout covariance by this.
         seed: seed of the MC-dropout masks (repeatable covariances).
+        **refine_options: ``refine_iterations``, ``refine_step``, ``refine_max_translation``
+            (m), ``refine_max_rotation`` (deg): see ``inference.refine.REFINE_OPTIONS``.
+
+    Attributes:
+        refiner: the refinement stage (``inference.refine.AdversarialRefiner``) or None.
     """
+
+    options = APR_OPTIONS
 
     def __init__(self, bundle_path: Union[str, Path], device: str = 'auto',
                  mc_samples: Optional[int] = None, covariance_scale: float = 1.0,
-                 seed: int = 0):
+                 seed: int = 0, **refine_options: Any):
         self.bundle_path = Path(bundle_path)
         self.device = pick_device(device)
         self.config, self.model = build_model_from_bundle(bundle_path, str(self.device))
@@ -88,11 +113,9 @@ class APRLocalizer:
                                     dtype=torch.float32, device=self.device)
         self._t_scale = torch.tensor([e['translation_scale'] for e in entries],
                                      dtype=torch.float32, device=self.device)
-        inp = self.config['input']
-        self.input_hw = (int(inp['height']), int(inp['width']))
-        self.resize = int(inp.get('resize', 0))
-        self._mean = torch.tensor(inp['mean'], device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(inp['std'], device=self.device).view(1, 3, 1, 1)
+        #: the bundle's input spec: how an image becomes the network input.
+        self.input_spec = InputSpec.from_bundle(self.config, bundle_path)
+        self.input_hw = (self.input_spec.height, self.input_spec.width)
         default_mc = int(self.config.get('uncertainty', {}).get('mc_samples', 0))
         self.mc_samples = default_mc if mc_samples is None else int(mc_samples)
         if self.mc_samples < 0 or self.mc_samples == 1:
@@ -105,28 +128,22 @@ class APRLocalizer:
         except ValueError as exc:
             raise BundleError(str(exc)) from exc
         self._generator = torch.Generator(device='cpu').manual_seed(seed)
+        unknown = sorted(set(refine_options) - {spec.name for spec in REFINE_OPTIONS})
+        if unknown:
+            raise TypeError(f'APRLocalizer got unknown option(s) {unknown}')
+        self.refiner = load_refiner(bundle_path, self.config, self.device, refine_options)
 
     def preprocess(self, image_rgb_hw3: np.ndarray) -> torch.Tensor:
-        """Resize + centre crop + normalize one image to ``(1, 3, h, w)`` on the device.
+        """Turn one image into the network input: ``(1, 3, h, w)`` float32 on the device.
+
+        ``self.input_spec.prepare``: resize, centre crop, normalize (the training
+        validation path).
 
         Raises:
-            ValueError: if the image is not ``(H, W, 3) uint8``.
+            ValueError: if the image is not ``(H, W, 3) uint8``, or too small for the crop
+                once resized (another aspect ratio than the training images).
         """
-        image = check_rgb_image(image_rgb_hw3)
-        h, w = self.input_hw
-        if self.resize > 0:
-            scale = self.resize / min(image.shape[:2])
-            rh = max(int(round(image.shape[0] * scale)), h)
-            rw = max(int(round(image.shape[1] * scale)), w)
-        else:
-            rh, rw = h, w
-        if (rh, rw) != image.shape[:2]:
-            interp = cv2.INTER_AREA if rh < image.shape[0] else cv2.INTER_LINEAR
-            image = cv2.resize(image, (rw, rh), interpolation=interp)
-        y0, x0 = (rh - h) // 2, (rw - w) // 2
-        image = np.ascontiguousarray(image[y0:y0 + h, x0:x0 + w])
-        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        return (x - self._mean) / self._std
+        return self.input_spec.prepare(image_rgb_hw3)['image'][None].to(self.device)
 
     def _scene_index(self, scene: Optional[str]) -> Optional[int]:
         if scene is None:
@@ -186,9 +203,10 @@ class APRLocalizer:
         T = T_from_pos_quat(t_world[0], q_world[0])
         timings = {'preprocess': (t1 - t0) * 1e3, 'network': (t2 - t1) * 1e3,
                    'mc_dropout': (t3 - t2) * 1e3, 'total': (t3 - t0) * 1e3}
-        return PoseEstimate(ok=True, T_world_cam=T, covariance=covariance,
-                            confidence=confidence, scene=self.scenes[idx], failure=None,
-                            timings_ms=timings, extras=extras)
+        estimate = PoseEstimate(ok=True, T_world_cam=T, covariance=covariance,
+                                confidence=confidence, scene=self.scenes[idx], failure=None,
+                                timings_ms=timings, extras=extras)
+        return apply_refinement(self.refiner, estimate, {'image': x, 'scene_index': idx})
 
     def _mc_dropout(self, features: torch.Tensor, idx: int):
         enable_mc_dropout(self.model)
@@ -213,5 +231,5 @@ def _factory(bundle_path: Union[str, Path], device: str = 'auto', **options: Any
     return APRLocalizer(bundle_path, device=device, **options)
 
 
-register_localizer('apr', _factory)
-register_localizer('mspn', _factory)
+register_localizer('apr', _factory, APR_OPTIONS)
+register_localizer('mspn', _factory, APR_OPTIONS)

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Scene coordinate regression localizer: SCRNet + PnP-RANSAC + LM refinement.
 
-``SCRLocalizer.localize`` resizes the image so that its shorter side matches the training
-resolution (aspect kept, sides rounded to multiples of 8) and scales the camera with it
-(``PinholeCamera.resized``, pixel-centre aware), predicts scene coordinates at the centres of
-the stride-8 cells (``models.scr.cell_centres``: pixel ``8j + 3.5``), and solves the pose
-with ``geometry.pnp.solve_pnp_ransac`` in that resized camera (distortion is kept: the
-resized camera has the same coefficients and the cell centres are undistorted before PnP).
+``SCRLocalizer.localize`` passes the image through the bundle's input spec
+(``data.transforms.InputSpec``, the training validation path): resized so that its shorter
+side matches the training resolution (aspect kept, sides rounded to multiples of 8), the camera
+scaled with it (``PinholeCamera.resized``, pixel-centre aware), no crop. It predicts scene
+coordinates at the centres of the stride-8 cells (``models.scr.cell_centres``: pixel
+``8j + 3.5``) and solves the pose with ``geometry.pnp.solve_pnp_ransac`` in that resized
+camera (distortion is kept: the resized camera has the same coefficients and the cell centres
+are undistorted before PnP).
 The PnP covariance is scaled by the bundle's ``covariance_calibration``
 (``inference.calibration``; absent = 1). The pose, covariance, inliers and the stage timings
 go into a ``PoseEstimate``; when PnP
@@ -16,10 +18,11 @@ falls below the thresholds the estimate has ``ok=False`` and the PnP failure rea
 
 import dataclasses
 from pathlib import Path
+import re
 import time
-from typing import Any, Dict, Optional, Union
+import typing
+from typing import Any, Dict, Optional, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 
@@ -27,13 +30,14 @@ from pose_reloc.core.bundle import BundleError, check_fields, config_file, load_
     read_bundle, read_bundle_config
 from pose_reloc.core.device import pick_device
 from pose_reloc.core.util import check_rgb_image
+from pose_reloc.data.transforms import InputSpec
 from pose_reloc.geometry.camera import PinholeCamera
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.inference import register_localizer
-from pose_reloc.inference.base import camera_for_image, PoseEstimate, scene_camera, \
-    scene_names
+from pose_reloc.inference.base import camera_for_image, OptionSpec, PoseEstimate, \
+    scene_camera, scene_names
 from pose_reloc.inference.calibration import read_calibration
-from pose_reloc.models.scr import localize_coords, network_size, SCRNet
+from pose_reloc.models.scr import localize_coords, OUTPUT_STRIDE, SCRNet
 
 
 class SCRLocalizer:
@@ -51,6 +55,7 @@ class SCRLocalizer:
         scenes: the one scene name.
         camera: training camera at the original resolution.
         pnp: the ``PnPConfig`` in use.
+        input_spec: the bundle's ``InputSpec`` (see :func:`scr_input_spec`).
         covariance_calibration: the bundle's ``CovarianceCalibration`` (None = scales 1).
         bundle_path: where the model came from.
         device: torch device.
@@ -75,9 +80,7 @@ class SCRLocalizer:
             raise BundleError(f'{where}: "architecture" cannot rebuild SCRNet: {exc}') from exc
         load_state_strict(self.model, state, bundle_path)
         self.model.eval().to(self.device)
-        self.short_side = int(min(config['input']['height'], config['input']['width']))
-        self.mean = torch.tensor(config['input']['mean'], dtype=torch.float32).view(1, 3, 1, 1)
-        self.std = torch.tensor(config['input']['std'], dtype=torch.float32).view(1, 3, 1, 1)
+        self.input_spec = scr_input_spec(config, bundle_path)
         self.scenes, self.camera, self.pnp, self.covariance_calibration = \
             scene_pnp_calibration(config, bundle_path, pnp_options)
 
@@ -104,13 +107,7 @@ class SCRLocalizer:
         image = check_rgb_image(image_rgb_hw3)
         if scene is not None and scene not in self.scenes:
             raise ValueError(f'scene {scene!r} is unknown to this model (knows {self.scenes})')
-        camera = camera_for_image(self.camera, image.shape[1], image.shape[0], camera)
-        size = network_size(camera, self.short_side)
-        if size != (camera.width, camera.height):
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            camera = camera.resized(*size)
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        tensor = ((tensor / 255.0 - self.mean) / self.std).to(self.device)
+        tensor, camera = self.preprocess(image, camera)
         t1 = time.perf_counter()
         with torch.no_grad():
             coords = self.model(tensor)[0].cpu().numpy()
@@ -131,6 +128,42 @@ class SCRLocalizer:
                             confidence=float(result.inlier_ratio), scene=self.scenes[0],
                             failure=result.failure, timings_ms=timings, extras=extras)
 
+    def preprocess(self, image_rgb_hw3: np.ndarray, camera: Optional[PinholeCamera] = None
+                   ) -> Tuple[torch.Tensor, PinholeCamera]:
+        """Turn one image into the network input (``self.input_spec.prepare``).
+
+        Args:
+            image_rgb_hw3: (H, W, 3) uint8 RGB image.
+            camera: its intrinsics, or None for the training camera (see ``localize``).
+
+        Returns:
+            ``(tensor (1, 3, h, w) float32 on the device, camera of those h x w pixels)``.
+
+        Raises:
+            ValueError: for a malformed image or a camera of another size.
+        """
+        image = check_rgb_image(image_rgb_hw3)
+        camera = camera_for_image(self.camera, image.shape[1], image.shape[0], camera)
+        sample = self.input_spec.prepare(image, camera)
+        return sample['image'][None].to(self.device), sample['camera']
+
+
+def scr_input_spec(config: Dict[str, Any], bundle_path: Union[str, Path]) -> InputSpec:
+    """Return the input spec of a dense ``scr`` bundle.
+
+    An ``input`` section written before the input spec (no ``crop`` key) is read as this
+    localizer read it then: the shorter side resized to ``min(height, width)``, sides
+    rounded to multiples of 8, no crop, area resampling.
+
+    Raises:
+        BundleError: naming the bundle's ``config.json`` and the ``input`` key at fault.
+    """
+    section = config.get('input') or {}
+    legacy = {'multiple': OUTPUT_STRIDE, 'crop': 'none', 'interpolation': 'area'}
+    if 'height' in section and 'width' in section:
+        legacy['resize'] = min(section['height'], section['width'])
+    return InputSpec.from_bundle(config, bundle_path, legacy)
+
 
 def pnp_config(config: Dict[str, Any], where: Union[str, Path],
                options: Dict[str, Any]) -> PnPConfig:
@@ -147,6 +180,26 @@ def pnp_config(config: Dict[str, Any], where: Union[str, Path],
                          f'{sorted(fields)}')
     return dataclasses.replace(check_fields(PnPConfig, config.get('pnp', {}), where, 'pnp'),
                                **options)
+
+
+def pnp_option_specs() -> Tuple[OptionSpec, ...]:
+    """Return the options of the SCR localizers: one per ``PnPConfig`` field.
+
+    Each defaults to None, "the bundle's ``pnp`` section" (itself defaulting to the field's
+    default); the description is the field's line in ``PnPConfig``'s docstring.
+    """
+    hints = typing.get_type_hints(PnPConfig)
+    doc = PnPConfig.__doc__ or ''
+    specs = []
+    for f in dataclasses.fields(PnPConfig):
+        kind = hints[f.name]
+        if typing.get_origin(kind) is Union:  # Optional[int]
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        match = re.search(rf'^ {{8}}{f.name}: (.+?)(?=\n {{8}}\w+: |\n\n|\Z)', doc, re.S | re.M)
+        text = ' '.join(match.group(1).split()) if match else 'PnP setting'
+        specs.append(OptionSpec(f.name, kind, None, f"PnP: {text} (default: the bundle's, "
+                                f'else {f.default!r})', allow_none=True))
+    return tuple(specs)
 
 
 def scene_pnp_calibration(config: Dict[str, Any], bundle_path: Union[str, Path],
@@ -169,7 +222,8 @@ def scene_pnp_calibration(config: Dict[str, Any], bundle_path: Union[str, Path],
     camera = scene_camera(config, bundle_path)
     if camera is None:
         raise BundleError(f'{where}: missing key "scenes[0].camera"')
-    pnp = pnp_config(config, where, pnp_options)
+    # None = "the bundle's value" (the declared default of every PnP option)
+    pnp = pnp_config(config, where, {k: v for k, v in pnp_options.items() if v is not None})
     try:
         calibration = read_calibration(config, str(where))
     except ValueError as exc:
@@ -190,4 +244,4 @@ def load_scr_localizer(bundle_path: Union[str, Path], device: str = 'auto', **op
     return SCRLocalizer(bundle_path, device=device, **options)
 
 
-register_localizer('scr', load_scr_localizer)
+register_localizer('scr', load_scr_localizer, pnp_option_specs())

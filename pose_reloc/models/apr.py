@@ -4,8 +4,10 @@
 
 ``PoseRegressor``: encoder -> global average pooling -> optional FC localizer
 (``fc_dim`` units, ReLU, dropout) -> translation head (3) and rotation head (4, a quaternion
-xyzw normalized at test, or 3, a log-quaternion). Translations are in the scene's
-normalized units (``(t - translation_mean) / translation_scale``, stored in the bundle).
+xyzw normalized at test, or 3, a log-quaternion); with ``head_dim > 0`` each head first has
+its own FC + ReLU layer of ``head_dim`` units (APANet's G_p: 1024, then 256 per branch).
+Translations are in the scene's normalized units (``(t - translation_mean) /
+translation_scale``, stored in the bundle).
 """
 
 from typing import Any, Dict, Optional
@@ -29,25 +31,34 @@ class PoseRegressor(PooledEncoder):
         fc_dim: width of the FC localizer (PoseNet 2048); 0 = heads on pooled features.
         dropout: dropout probability before the heads (also the MC-dropout rate).
         rotation: ``'quat'`` (4 outputs) or ``'logq'`` (3 outputs).
+        head_dim: width of a separate FC + ReLU layer in each head (APANet: 256);
+            0 = linear heads (PoseNet). Recorded in ``architecture`` only when > 0.
     """
 
     NAME = 'PoseRegressor'
 
     def __init__(self, backbone: str = 'resnet34', pretrained: Optional[str] = None,
-                 fc_dim: int = 2048, dropout: float = 0.5, rotation: str = 'quat'):
+                 fc_dim: int = 2048, dropout: float = 0.5, rotation: str = 'quat',
+                 head_dim: int = 0):
         if rotation not in ROTATIONS:
             raise ValueError(f'rotation must be one of {ROTATIONS}, got {rotation!r}')
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f'dropout must be in [0, 1), got {dropout}')
+        if head_dim < 0:
+            raise ValueError(f'head_dim must be >= 0, got {head_dim}')
         super().__init__(backbone, pretrained, fc_dim)
         self.dropout = nn.Dropout(dropout)
-        self.head_t = nn.Linear(self.feature_dim, 3)
-        self.head_rot = nn.Linear(self.feature_dim, 4 if rotation == 'quat' else 3)
+        self.head_t = _head(self.feature_dim, head_dim, 3)
+        self.head_rot = _head(self.feature_dim, head_dim, 4 if rotation == 'quat' else 3)
         if rotation == 'quat':
+            last = self.head_rot[-1] if isinstance(self.head_rot, nn.Sequential) \
+                else self.head_rot
             with torch.no_grad():
-                self.head_rot.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 1.0]))
+                last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 1.0]))
         self.architecture = {'name': self.NAME, 'backbone': backbone, 'fc_dim': int(fc_dim),
                              'dropout': float(dropout), 'rotation': rotation}
+        if head_dim > 0:
+            self.architecture['head_dim'] = int(head_dim)
 
     def heads(self, features_bd: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Apply dropout and the heads: ``{'t': (B, 3), 'rot': (B, 4|3)}``."""
@@ -63,6 +74,14 @@ class PoseRegressor(PooledEncoder):
         """Rebuild from a bundle's ``architecture`` dict (random weights)."""
         kwargs = {k: v for k, v in arch.items() if k != 'name'}
         return PoseRegressor(pretrained=None, **kwargs)
+
+
+def _head(in_dim: int, head_dim: int, out_dim: int) -> nn.Module:
+    """Return ``Linear(in, out)`` or, with ``head_dim > 0``, FC + ReLU then ``Linear``."""
+    if head_dim <= 0:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, head_dim), nn.ReLU(inplace=True),
+                         nn.Linear(head_dim, out_dim))
 
 
 def enable_mc_dropout(model: nn.Module) -> None:

@@ -24,8 +24,9 @@ offset from the scene's mean coordinate, a buffer ``coord_mean`` stored in the b
 untrained net predicts the scene centre and the regression target is centred.
 
 Helpers shared by training and inference: ``cell_centres`` (pixel coordinates of the output
-cells), ``network_size`` (input size for a camera) and ``localize_coords`` (PnP-RANSAC on a
-predicted coordinate map).
+cells), ``network_size`` (input size for a camera: the input pipeline's
+``data.transforms.shorter_side_size`` in multiples of the stride) and ``localize_coords``
+(PnP-RANSAC on a predicted coordinate map).
 """
 
 from pathlib import Path
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 import torchvision
 
+from pose_reloc.data.transforms import shorter_side_size
 from pose_reloc.geometry.pnp import PnPConfig, PnPResult, solve_pnp_ransac
 
 #: Output stride of every SCRNet trunk (input pixels per output cell, each direction).
@@ -77,9 +79,7 @@ def network_size(camera, short_side: int) -> Tuple[int, int]:
     Returns:
         ``(width, height)``, both rounded to multiples of 8 (at least 8).
     """
-    scale = short_side / min(camera.width, camera.height)
-    return (max(OUTPUT_STRIDE, int(round(camera.width * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE),
-            max(OUTPUT_STRIDE, int(round(camera.height * scale / OUTPUT_STRIDE)) * OUTPUT_STRIDE))
+    return shorter_side_size(camera.width, camera.height, short_side, OUTPUT_STRIDE)
 
 
 def _dilate(layer: nn.Sequential, dilation: int, first_dilation: int) -> None:

@@ -31,6 +31,9 @@ MODES = {
     'quick': {'frames': 240, 'rate': 2.0, 'train': []},
     'full': {'frames': 450, 'rate': 1.0, 'train': []},
 }
+#: the training preset that maps the room (its ``method:`` names the method; this module
+#: names none, as the rest of ``ros/``).
+MAP_PRESET = 'scr-cpu'
 #: mapping settings for the extracted data (no val split to validate or calibrate on).
 MAP_OVERRIDES = ['data.val_split=', 'data.calibration_split=', 'run.device=cpu']
 
@@ -72,6 +75,7 @@ def run_demo(out_dir, quick: bool = False, progress: bool = True) -> Dict[str, A
         FileExistsError: ``out_dir`` exists.
 
     """
+    from pose_reloc.training.config import load_preset
     from pose_reloc.workflows import train_from_preset
     from pose_reloc.data.formats.posed_folder import read_scene
     from pose_reloc.data.synthetic.generate import generate_scene
@@ -97,8 +101,8 @@ def run_demo(out_dir, quick: bool = False, progress: bool = True) -> Dict[str, A
                 split='train', progress=progress)
     timings['extract'] = time.monotonic() - t0
     t0 = time.monotonic()
-    bundle = train_from_preset('scr', 'scr-cpu', out / 'data', out / 'bundle',
-                               MAP_OVERRIDES + mode['train'])
+    bundle = train_from_preset(load_preset(MAP_PRESET).method, MAP_PRESET, out / 'data',
+                               out / 'bundle', MAP_OVERRIDES + mode['train'])
     timings['map'] = time.monotonic() - t0
     t0 = time.monotonic()
     live = live_bag_eval(bundle, bag, out / 'live', image_topic='/camera/image_raw',

@@ -42,6 +42,13 @@ images to AMCL (``/initialpose`` or nav2's ``set_initial_pose``); ``auto_relocal
 when ``/amcl_pose`` diverges. Except in ``map_to_camera`` mode the node reads ``/tf`` for the
 camera mounting and the odometry that compensates the motion between those images.
 
+Localizer options: the node names no method. It forwards ``mc_samples``,
+``refine_iterations`` and ``refine_step`` when set and declared by the bundle's localizer
+(``inference.localizer_options``; set but not declared: logged and left out) and the
+``name=value`` items of ``localizer_options`` as they are (the localizer refuses unknown
+ones). The last pose's stage times (``refine_ms`` with refinement on) and the refinements
+the guard rejected are in ``/diagnostics``.
+
 A managed (lifecycle) node, as nav2's: configure validates the parameters, loads the bundle
 and creates the publishers and the service; activate opens the subscriptions, the diagnostics
 timer and the worker; deactivate stops processing and keeps the model; cleanup releases it.
@@ -51,6 +58,7 @@ nav2's lifecycle manager (or ``ros2 lifecycle set``) drives it.
 
 from collections import deque
 import math
+from pathlib import Path
 import sys
 import threading
 import time
@@ -83,6 +91,11 @@ TF_MODES = ('map_to_camera', 'map_to_base', 'map_to_odom', 'none')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 DEVICES = ('auto', 'cpu', 'cuda')
 NS = 1_000_000_000
+
+#: node parameters forwarded as localizer options of the same name, with the value that
+#: means "not set" (not forwarded). Which localizer accepts which is the localizer's own
+#: declaration (``inference.localizer_options``); the node names no method.
+OPTION_PARAMETERS = {'mc_samples': -1, 'refine_iterations': -1, 'refine_step': 0.0}
 
 #: QoS of ``~/pose``: what nav2 AMCL uses for ``amcl_pose`` so late joiners get the last pose.
 POSE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -255,7 +268,7 @@ class RelocNode(LifecycleNode):
                 raise ValueError('parameter bundle is empty: give the model bundle directory '
                                  '(-p bundle:=/path/to/bundle)')
             localizer = load_localizer(p['bundle'], device=p['device'],
-                                       **self._localizer_options(p))
+                                       **self.localizer_options(p))
         require_covariance(localizer, p['bundle'])
         self.localizer = localizer
         self._trained_size = trained_size(localizer)
@@ -269,7 +282,8 @@ class RelocNode(LifecycleNode):
                        'failures': 0, 'bad_images': 0, 'last_failure': '',
                        'transform_timeouts': 0, 'refused_images': 0,
                        'confidence': float('nan'), 'latency_ms': float('nan'),
-                       'age_ms': float('nan'), 'scene': '', 'last_image_time': None}
+                       'age_ms': float('nan'), 'scene': '', 'last_image_time': None,
+                       'timings_ms': {}, 'refinements_rejected': 0}
         self._window = {'received': 0, 'processed': 0, 't': time.monotonic()}
         self._latencies = []
         self._tf_type = tf_message_type()
@@ -347,14 +361,37 @@ class RelocNode(LifecycleNode):
             auto_max_disagreement_rotation=value('auto_max_disagreement_rotation'),
             auto_cooldown_s=value('auto_cooldown'))
 
-    @staticmethod
-    def _localizer_options(p: dict) -> dict:
-        """Return the method-specific ``load_localizer`` options from the parameters."""
-        from pose_reloc.inference.bundle import read_bundle_config
-        method = read_bundle_config(p['bundle'])['method']
-        if method in ('apr', 'mspn') and p['mc_samples'] >= 0:
-            return {'mc_samples': p['mc_samples']}
-        return {}
+    def localizer_options(self, p: dict) -> dict:
+        """Return the ``load_localizer`` options from the parameters, knowing no method.
+
+        ``localizer_options`` (``name=value`` strings) go through as they are, and
+        ``load_localizer`` refuses any the bundle's localizer does not declare. The
+        parameters of :data:`OPTION_PARAMETERS` go through when set and declared by the
+        localizer; set but not declared, they are logged and left out (one launch file
+        serves bundles of several methods).
+
+        Raises:
+            ValueError: for a malformed ``localizer_options`` item, or an option given both
+                ways.
+        """
+        from pose_reloc.inference import localizer_options
+        from pose_reloc.inference.base import parse_option_assignments
+        options = dict(parse_option_assignments(
+            [item for item in p['localizer_options'] if item.strip()]))
+        accepted = {spec.name for spec in localizer_options(Path(p['bundle']))}
+        for name, unset in OPTION_PARAMETERS.items():
+            if p[name] == unset:
+                continue
+            if name in options:
+                raise ValueError(f'option {name} is given both as a parameter and in '
+                                 'localizer_options')
+            if name in accepted:
+                options[name] = p[name]
+            else:
+                self.get_logger().warning(
+                    f'parameter {name} does not apply to this bundle (its localizer accepts '
+                    f'{", ".join(sorted(accepted)) or "no options"}): ignored')
+        return options
 
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:
@@ -426,6 +463,16 @@ class RelocNode(LifecycleNode):
         self.declare_parameter('mc_samples', -1, desc(
             "APR/MSPN: MC-dropout samples for the covariance (>= 2; -1: the bundle's value). "
             'Without a covariance no pose is published.', ParameterType.PARAMETER_INTEGER,
+            read_only=True))
+        self.declare_parameter('refine_iterations', -1, desc(
+            'Pose refinement steps (bundles with a discriminator; 0: off; -1: the '
+            "localizer's default, off).", ParameterType.PARAMETER_INTEGER, read_only=True))
+        self.declare_parameter('refine_step', 0.0, desc(
+            "Pose refinement step size (> 0; 0: the localizer's default, 1e-3).", d,
+            read_only=True))
+        self.declare_parameter('localizer_options', [''], desc(
+            'More localizer options as name=value (e.g. min_inliers=30); the localizer '
+            'refuses those it does not declare.', ParameterType.PARAMETER_STRING_ARRAY,
             read_only=True))
         self.declare_parameter('publish_inliers', False, desc(
             'SCR: publish the inlier scene coordinates on ~/inliers (PointCloud2).', b))
@@ -509,7 +556,8 @@ class RelocNode(LifecycleNode):
         names = ('bundle', 'device', 'image_transport', 'map_frame', 'camera_frame',
                  'base_frame', 'odom_frame', 'tf_mode', 'camera_mount', 'use_tf_mount',
                  'transform_tolerance', 'min_confidence', 'use_camera_info', 'scene',
-                 'mc_samples', 'publish_inliers', 'path_length', 'diagnostics_period',
+                 'mc_samples', 'refine_iterations', 'refine_step', 'localizer_options',
+                 'publish_inliers', 'path_length', 'diagnostics_period',
                  'no_image_timeout', 'log_throttle_s', 'transform_timeout',
                  'max_image_pixels', 'min_image_scale', 'failure_window', 'failure_warn_rate',
                  'failure_error_rate')
@@ -538,6 +586,10 @@ class RelocNode(LifecycleNode):
             return f'path_length must be >= 0, got {value}'
         if name == 'mc_samples' and not (value == -1 or value >= 2):
             return f'mc_samples must be -1 (bundle default) or >= 2, got {value}'
+        if name == 'refine_iterations' and value < -1:
+            return f'refine_iterations must be >= -1, got {value}'
+        if name == 'refine_step' and not (math.isfinite(value) and value >= 0.0):
+            return f'refine_step must be a finite number >= 0, got {value}'
         if name == 'camera_mount':
             values = list(value)
             if len(values) != 7 or not all(math.isfinite(v) for v in values):
@@ -816,6 +868,9 @@ class RelocNode(LifecycleNode):
             self._stats['latency_ms'] = latency
             self._stats['age_ms'] = (now_ns - stamp_ns) / 1e6
             self._latencies.append(latency)
+            self._stats['timings_ms'] = dict(estimate.timings_ms)
+            if estimate.extras.get('refine_rejected'):
+                self._stats['refinements_rejected'] += 1
             if estimate.scene and estimate.scene != self._stats['scene']:
                 self.get_logger().info(f'scene: {estimate.scene}')
                 self._stats['scene'] = estimate.scene
@@ -935,6 +990,11 @@ class RelocNode(LifecycleNode):
                   'confidence': stats['confidence'], 'last_failure': stats['last_failure'],
                   'method': getattr(self.localizer, 'method', ''), 'scene': stats['scene'],
                   'tf_mode': p['tf_mode']}
+        # the last published estimate's stage timings (network, pnp, refine, ...)
+        values.update({f'{stage}_ms': float(ms) for stage, ms in stats['timings_ms'].items()
+                       if stage != 'total'})
+        if 'refine' in stats['timings_ms']:
+            values['refinements_rejected'] = stats['refinements_rejected']
         if self._handoff is not None:
             values.update(self._handoff.values)
         status.values = [

@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train PoseNet / MapNet-style absolute pose regressors (``--method apr``).
 
-Also holds the image pipeline shared with :mod:`pose_reloc.training.mspn`: frames are
-decoded once, resized (shorter side to ``data.resize``, or straight to
-``height x width``), kept in memory as uint8 when they fit (else re-read per item),
-randomly cropped for training / centre-cropped for validation, jittered photometrically
-only (flips and rotations would change the pose) and normalized with the backbone's
-mean/std. Translations are normalized per scene, ``(t - mean) / scale`` with ``scale`` the
-RMS distance of the training camera centres from their mean; both go into the bundle.
-The image helpers here are local to the APR/MSPN trainers (the data package's transforms
-were not available when this was written).
+Also holds the datasets shared with :mod:`pose_reloc.training.mspn`. Images go through the
+package's one input pipeline (:mod:`pose_reloc.data.transforms`) as the run's
+:class:`~pose_reloc.data.transforms.InputSpec` says (:func:`input_spec`: shorter side to
+``data.resize``, or straight to ``height x width``; the backbone's mean/std unless the
+config sets them): decoded and resized once and kept in memory when they fit
+(``data.torch_dataset.FrameCache``), then randomly cropped and jittered photometrically only
+(flips and rotations would change the pose) for training, centre-cropped for validation
+exactly as the localizer does, and normalized. The spec is the bundle's ``input`` section.
+Translations are normalized per scene, ``(t - mean) / scale`` with ``scale`` the RMS distance
+of the training camera centres from their mean; both go into the bundle.
 """
 
 from dataclasses import dataclass
@@ -18,32 +19,30 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from pose_reloc.core.bundle import read_bundle, save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.core.files import json_ready
 from pose_reloc.core.util import evenly_spaced
 from pose_reloc.data.formats import load_dataset
-from pose_reloc.data.records import Frame, load_image, Scene
+from pose_reloc.data.records import Frame, Scene
+from pose_reloc.data.torch_dataset import FrameCache
+from pose_reloc.data.transforms import InputSpec, Resize
 from pose_reloc.geometry.camera import camera_to_ros_yaml
 from pose_reloc.geometry.rotations import matrix_to_quat
 from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.backbones import freeze_leading, input_stats
 from pose_reloc.models.losses import LearnedWeightLoss, MapNetLoss, PoseNetLoss, to_quat
+from pose_reloc.training.adversarial_config import AdversarialConfig
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
 from pose_reloc.training.loop import fit, FitResult, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
 
 LOG = logging.getLogger(__name__)
-
-#: Decoded images are cached in memory up to this many bytes; beyond, read per item.
-CACHE_LIMIT_BYTES = 3 * 1024 ** 3
 
 
 @dataclass(frozen=True)
@@ -90,11 +89,14 @@ class APRModelConfig(PoseModelConfig):
         fc_dim: FC localizer width (PoseNet 2048; 0 = none).
         relative_weight: MapNet relative-pose term weight on frame pairs (0 = off).
         relative_skip: the pair partner is this many frames later in the same sequence.
+        adversarial: a pose discriminator trained against the regressor and kept in the
+            bundle for test-time refinement (``training.adversarial``; None = plain APR).
     """
 
     fc_dim: int = 2048
     relative_weight: float = 0.0
     relative_skip: int = 10
+    adversarial: Optional[AdversarialConfig] = None
 
 
 @dataclass
@@ -123,40 +125,6 @@ def scene_norm(scene_name: str, frames: Sequence[Frame]) -> SceneNorm:
     return SceneNorm(scene_name, mean, max(scale, 1e-3), frames[0].camera, len(frames))
 
 
-def resized_shape(height: int, width: int, data_cfg: Any) -> Tuple[int, int]:
-    """Return the ``(H, W)`` an image of ``height x width`` is resized to before cropping.
-
-    Raises:
-        ValueError: if the resized image is smaller than the crop.
-    """
-    if data_cfg.resize <= 0:
-        return data_cfg.height, data_cfg.width
-    scale = data_cfg.resize / min(height, width)
-    out = (max(int(round(height * scale)), 1), max(int(round(width * scale)), 1))
-    if out[0] < data_cfg.height or out[1] < data_cfg.width:
-        raise ValueError(f'images of {height}x{width} resized to {out[0]}x{out[1]} (shorter '
-                         f'side {data_cfg.resize}) are smaller than the crop '
-                         f'{data_cfg.height}x{data_cfg.width}; raise data.resize')
-    return out
-
-
-def load_resized(frame: Frame, data_cfg: Any) -> np.ndarray:
-    """Read a frame and resize it: ``(H', W', 3) uint8`` RGB (see :func:`resized_shape`)."""
-    image = load_image(frame)
-    h, w = resized_shape(image.shape[0], image.shape[1], data_cfg)
-    if (h, w) == image.shape[:2]:
-        return np.ascontiguousarray(image)
-    interp = cv2.INTER_AREA if h < image.shape[0] else cv2.INTER_LINEAR
-    return cv2.resize(image, (w, h), interpolation=interp)
-
-
-def center_crop(image_hw3: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Centre crop ``(H, W, 3)`` to ``(height, width, 3)``."""
-    y0 = (image_hw3.shape[0] - height) // 2
-    x0 = (image_hw3.shape[1] - width) // 2
-    return image_hw3[y0:y0 + height, x0:x0 + width]
-
-
 def pose_targets(frame: Frame, norm: SceneNorm) -> Tuple[np.ndarray, np.ndarray]:
     """Return the normalized translation (3,) and unit quaternion xyzw, w >= 0 (4,)."""
     t = (frame.T_world_cam[:3, 3] - norm.translation_mean) / norm.translation_scale
@@ -167,41 +135,40 @@ def pose_targets(frame: Frame, norm: SceneNorm) -> Tuple[np.ndarray, np.ndarray]
 class PoseImageDataset(Dataset):
     """Frames of one or more scenes as training/validation items.
 
-    Items are dicts: ``image`` (3, h, w) uint8 (random crop if ``train`` else centre
-    crop), ``t`` (3,) float32 normalized translation, ``q`` (4,) float32 xyzw, ``scene_id``
-    long, ``T_world_cam`` (4, 4) float64 and, with ``pair_skip > 0``, the same keys
-    prefixed ``pair_`` for the frame ``pair_skip`` later in the same sequence (earlier at
-    the end of a sequence).
+    Items are dicts: ``image`` (3, h, w) float32, the network input (``spec``'s random crop
+    and ``jitter`` if ``train``, else its validation path, the localizer's), ``t`` (3,)
+    float32 normalized translation, ``q`` (4,) float32 xyzw, ``scene_id`` long,
+    ``T_world_cam`` (4, 4) float64 and, with ``pair_skip > 0``, the same keys prefixed
+    ``pair_`` for the frame ``pair_skip`` later in the same sequence (earlier at the end of a
+    sequence).
 
     Args:
         frames: the frames.
         scene_ids: scene index of each frame.
         norms: normalization per scene index.
-        data_cfg: the ``data`` config section.
-        train: random crops (True) or centre crops (False).
+        spec: the input spec (crop ``spec.height x spec.width``).
+        train: random crops and jitter (True) or the deterministic path (False).
+        jitter: ``(brightness, contrast, saturation, hue)`` amounts (training only).
         pair_skip: partner offset for MapNet's relative term (0 = no pairs).
         progress: show a bar while decoding.
     """
 
     def __init__(self, frames: Sequence[Frame], scene_ids: Sequence[int],
-                 norms: Sequence[SceneNorm], data_cfg: Any, train: bool, pair_skip: int = 0,
+                 norms: Sequence[SceneNorm], spec: InputSpec, train: bool,
+                 jitter: Sequence[float] = (0.0, 0.0, 0.0, 0.0), pair_skip: int = 0,
                  progress: bool = True):
         self.frames = list(frames)
         self.scene_ids = [int(s) for s in scene_ids]
         self.norms = list(norms)
-        self.cfg = data_cfg
+        self.spec = spec
         self.train = train
         self.targets = [pose_targets(f, self.norms[s]) for f, s in
                         zip(self.frames, self.scene_ids)]
         self.partner = self._partners(pair_skip) if pair_skip > 0 else None
-        self.images: Optional[List[np.ndarray]] = None
-        if self.frames:
-            first = load_resized(self.frames[0], data_cfg)
-            if first.nbytes * len(self.frames) <= CACHE_LIMIT_BYTES:
-                self.images = [first] + [
-                    load_resized(f, data_cfg) for f in tqdm(
-                        self.frames[1:], desc='decoding images', disable=not progress,
-                        leave=False)]
+        self.resized = FrameCache(self.frames, Resize(spec))
+        self.resized.fill(progress)
+        self.transform = spec.train_steps((spec.height, spec.width), jitter) if train else \
+            spec.eval_steps()
 
     def _partners(self, skip: int) -> List[int]:
         groups: Dict[Tuple[int, str], List[int]] = {}
@@ -221,21 +188,9 @@ class PoseImageDataset(Dataset):
         """Return the number of frames."""
         return len(self.frames)
 
-    def _image(self, i: int) -> np.ndarray:
-        image = self.images[i] if self.images is not None else load_resized(
-            self.frames[i], self.cfg)
-        h, w = self.cfg.height, self.cfg.width
-        if image.shape[:2] == (h, w):
-            return image
-        if self.train:
-            y0 = int(torch.randint(0, image.shape[0] - h + 1, ()).item())
-            x0 = int(torch.randint(0, image.shape[1] - w + 1, ()).item())
-            return image[y0:y0 + h, x0:x0 + w]
-        return center_crop(image, h, w)
-
     def _item(self, i: int) -> Dict[str, Any]:
         t, q = self.targets[i]
-        return {'image': torch.from_numpy(np.ascontiguousarray(self._image(i))).permute(2, 0, 1),
+        return {'image': self.transform(self.resized[i])['image'],
                 't': torch.from_numpy(t), 'q': torch.from_numpy(q),
                 'scene_id': torch.tensor(self.scene_ids[i], dtype=torch.long),
                 'T_world_cam': torch.from_numpy(np.array(self.frames[i].T_world_cam))}
@@ -248,53 +203,17 @@ class PoseImageDataset(Dataset):
         return item
 
 
-def photometric_jitter(images_b3hw: torch.Tensor, data_cfg: Any) -> torch.Tensor:
-    """Random brightness / contrast / saturation / hue per image; images in [0, 1].
+def input_spec(data_cfg: Any, backbone: str) -> InputSpec:
+    """Return the input spec of an APR/MSPN run (the bundle's ``input`` section).
 
-    Geometry is untouched (a flip or rotation would change the pose label).
+    ``data.height x data.width`` centre crops (random ones in training) of images whose
+    shorter side is resized to ``data.resize`` (0 = straight to the crop size), normalized
+    with ``data.mean`` / ``data.std`` or, when empty, the backbone's.
+
+    Raises:
+        ValueError: naming the ``data`` field the spec refuses.
     """
-    b = images_b3hw.shape[0]
-    dev = images_b3hw.device
-
-    def factor(amount: float) -> torch.Tensor:
-        return (1.0 + (torch.rand(b, 1, 1, 1, device=dev) * 2 - 1) * amount)
-
-    x = images_b3hw
-    if data_cfg.brightness > 0:
-        x = x * factor(data_cfg.brightness)
-    weights = torch.tensor([0.299, 0.587, 0.114], device=dev).view(1, 3, 1, 1)
-    if data_cfg.contrast > 0:
-        mean = (x * weights).sum(1, keepdim=True).mean(dim=(2, 3), keepdim=True)
-        x = (x - mean) * factor(data_cfg.contrast) + mean
-    if data_cfg.saturation > 0:
-        gray = (x * weights).sum(1, keepdim=True)
-        x = (x - gray) * factor(data_cfg.saturation) + gray
-    if data_cfg.hue > 0:
-        from torchvision.transforms.v2 import functional as tvf
-        shifts = (torch.rand(b) * 2 - 1) * data_cfg.hue
-        x = torch.stack([tvf.adjust_hue(img.clamp(0, 1), float(s)) for img, s in zip(x, shifts)])
-    return x.clamp(0.0, 1.0)
-
-
-def normalization(data_cfg: Any, backbone: str) -> Tuple[List[float], List[float]]:
-    """Return the (mean, std) used for inputs: the config's, else the backbone's."""
-    mean, std = input_stats(backbone)
-    mean = list(data_cfg.mean) if data_cfg.mean else list(mean)
-    std = list(data_cfg.std) if data_cfg.std else list(std)
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise ValueError(f'data.mean/std must have 3 values with std > 0, got {mean}, {std}')
-    return mean, std
-
-
-def to_input(images_b3hw_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
-             device: torch.device, jitter: Optional[Any] = None) -> torch.Tensor:
-    """Convert uint8 batches to normalized float inputs on ``device`` (jitter optional)."""
-    x = images_b3hw_uint8.to(device=device, dtype=torch.float32) / 255.0
-    if jitter is not None:
-        x = photometric_jitter(x, jitter)
-    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    return (x - m) / s
+    return data_cfg.input_spec(*input_stats(backbone))
 
 
 @dataclass
@@ -324,7 +243,7 @@ def select_scenes(data_root: Path, wanted: Sequence[str]) -> List[Scene]:
     return scenes
 
 
-def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
+def prepare_data(cfg: TrainConfig, data_root: Path, spec: InputSpec, pair_skip: int = 0,
                  known_norms: Optional[Dict[str, SceneNorm]] = None,
                  scene_order: Optional[Sequence[str]] = None,
                  single_scene: str = '') -> PreparedData:
@@ -333,6 +252,7 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
     Args:
         cfg: the training config.
         data_root: the dataset.
+        spec: the input spec (:func:`input_spec`).
         pair_skip: MapNet pair offset (0 = no pairs).
         known_norms: reuse these normalizations for scenes already in an init bundle.
         scene_order: scene index order (default: dataset order); scenes listed here but
@@ -373,9 +293,9 @@ def prepare_data(cfg: TrainConfig, data_root: Path, pair_skip: int = 0,
         val_frames += val
         val_ids += [idx] * len(val)
     progress = cfg.run.progress
-    train = PoseImageDataset(train_frames, train_ids, norms, cfg.data, train=True,
-                             pair_skip=pair_skip, progress=progress)
-    val_ds = PoseImageDataset(val_frames, val_ids, norms, cfg.data, train=False,
+    train = PoseImageDataset(train_frames, train_ids, norms, spec, train=True,
+                             jitter=cfg.data.jitter(), pair_skip=pair_skip, progress=progress)
+    val_ds = PoseImageDataset(val_frames, val_ids, norms, spec, train=False,
                               progress=progress) if val_frames else None
     if val_ds is None:
         LOG.warning('no %r frames for validation; validation is skipped', cfg.data.val_split)
@@ -461,13 +381,6 @@ def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
             'device': str(device)}
 
 
-def input_meta(cfg: TrainConfig, mean: Sequence[float], std: Sequence[float]) -> Dict[str, Any]:
-    """Return the bundle's ``input`` section."""
-    return {'height': cfg.data.height, 'width': cfg.data.width, 'resize': cfg.data.resize,
-            'mean': [float(v) for v in mean], 'std': [float(v) for v in std],
-            'color': 'rgb', 'range': [0, 1]}
-
-
 def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,
           init_bundle: Optional[Path] = None) -> Path:
     """Train a :class:`~pose_reloc.models.apr.PoseRegressor` and write its bundle.
@@ -486,10 +399,14 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         The bundle path.
     """
     mc = cfg.model
+    if mc.adversarial is not None:
+        from pose_reloc.training.adversarial import train_adversarial
+        return train_adversarial(cfg, data_root, out_bundle, resume, init_bundle)
     device = pick_device(cfg.run.device)
     seed_everything(cfg.run.seed)
     pair_skip = mc.relative_skip if mc.relative_weight > 0 else 0
-    data = prepare_data(cfg, Path(data_root), pair_skip=pair_skip, single_scene='apr')
+    spec = input_spec(cfg.data, mc.backbone)
+    data = prepare_data(cfg, Path(data_root), spec, pair_skip=pair_skip, single_scene='apr')
     if len(data.norms) > 1:
         norm = scene_norm('+'.join(data.scene_names), list(data.train.frames))
         data = _single_norm(data, norm)
@@ -501,13 +418,9 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     freeze_leading(model.encoder, mc.freeze_encoder)
     model.to(device)
     criterion = build_criterion(mc).to(device)
-    mean, std = normalization(cfg.data, mc.backbone)
-    jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
-                              cfg.data.hue)) else None
 
     def predict(net, batch, prefix=''):
-        x = to_input(batch[f'{prefix}image'], mean, std, device, jitter)
-        return net(x)
+        return net(batch[f'{prefix}image'].to(device))
 
     def targets(batch, prefix=''):
         return {'t': batch[f'{prefix}t'].to(device),
@@ -527,7 +440,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     def validate(net, dev):
         t_errs, r_errs = [], []
         for batch in val_loader:
-            out = net(to_input(batch['image'], mean, std, dev))
+            out = net(batch['image'].to(dev))
             t = denormalize(out['t'], torch.zeros_like(batch['scene_id']), data.norms[:1])
             te, re = pose_errors(t, to_quat(out['rot']), batch['T_world_cam'])
             t_errs.append(te)
@@ -541,7 +454,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                  criterion=criterion, resume=resume, device=device)
     meta = {
         'scenes': [n.to_json() for n in data.norms],
-        'input': input_meta(cfg, mean, std),
+        'input': spec.to_json(),
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'training': training_meta(cfg, Path(data_root), result, criterion, init_bundle, device),
     }

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import yaml
 
 from pose_reloc.core.registry import LazyRegistry
+from pose_reloc.data.transforms import InputSpec, InputSpecError
 
 
 def _preset_dirs() -> List[Path]:
@@ -118,6 +119,34 @@ class DataConfig:
     workers: int = 0
     use_depth: bool = True
     allow_multi_scene: bool = False
+
+    def jitter(self) -> Tuple[float, float, float, float]:
+        """Return the photometric jitter amounts ``(brightness, contrast, saturation, hue)``."""
+        return (self.brightness, self.contrast, self.saturation, self.hue)
+
+    def input_spec(self, default_mean: Sequence[float], default_std: Sequence[float],
+                   **fields: Any) -> InputSpec:
+        """Return the input spec these settings describe (written into the bundle).
+
+        Args:
+            default_mean: normalization mean when ``mean`` is empty (the backbone's).
+            default_std: normalization std when ``std`` is empty.
+            **fields: further ``InputSpec`` fields or replacements (``multiple``, ``crop``,
+                ``height`` / ``width`` of a method whose crop is for training only).
+
+        Returns:
+            ``InputSpec(height, width, resize, mean, std, **fields)``.
+
+        Raises:
+            ValueError: naming the ``data.<field>`` that the spec refuses.
+        """
+        values = {'height': self.height, 'width': self.width, 'resize': self.resize,
+                  'mean': tuple(self.mean) or tuple(default_mean),
+                  'std': tuple(self.std) or tuple(default_std)}
+        try:
+            return InputSpec(**{**values, **fields})
+        except InputSpecError as exc:
+            raise ValueError(f'data.{exc.field} {exc.problem}') from exc
 
 
 def require_one_scene(method: str, data_root: Any, scene_names: Sequence[str]) -> None:

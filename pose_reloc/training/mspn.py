@@ -24,10 +24,9 @@ from pose_reloc.geometry.camera import camera_from_ros_yaml
 from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import to_quat
 from pose_reloc.models.mspn import MultiScenePoseNet
-from pose_reloc.training.apr import (build_criterion, denormalize, input_meta,
-                                     normalization, pose_errors, PoseModelConfig,
-                                     prepare_data, rotation_target, SceneNorm, to_input,
-                                     training_meta, transfer_weights)
+from pose_reloc.training.apr import (build_criterion, denormalize, input_spec, pose_errors,
+                                     PoseModelConfig, prepare_data, rotation_target,
+                                     SceneNorm, training_meta, transfer_weights)
 from pose_reloc.training.config import register_model_config, TrainConfig
 from pose_reloc.training.loop import fit, make_loader, work_dir_for
 from pose_reloc.training.registry import register_trainer
@@ -82,7 +81,8 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     known = _norms_from_bundle(init_config) if init_config and \
         init_config['method'] == 'mspn' else None
     order = [e['name'] for e in init_config['scenes']] if known else None
-    data = prepare_data(cfg, Path(data_root), known_norms=known, scene_order=order)
+    spec = input_spec(cfg.data, mc.backbone)
+    data = prepare_data(cfg, Path(data_root), spec, known_norms=known, scene_order=order)
     num = len(data.scene_names)
     pretrained = None if (init_bundle or resume) else mc.pretrained
     if known:
@@ -104,13 +104,10 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     freeze_leading(model.encoder, mc.freeze_encoder)
     model.to(device)
     criterion = build_criterion(mc, num_scenes=num).to(device)
-    mean, std = normalization(cfg.data, mc.backbone)
-    jitter = cfg.data if any((cfg.data.brightness, cfg.data.contrast, cfg.data.saturation,
-                              cfg.data.hue)) else None
 
     def step(net, batch, dev):
         ids = batch['scene_id'].to(dev)
-        out = net(to_input(batch['image'], mean, std, dev, jitter), scene_ids=ids)
+        out = net(batch['image'].to(dev), scene_ids=ids)
         rot_true = rotation_target(batch['q'].to(dev), mc.rotation)
         if mc.loss == 'learned':
             pose = criterion(out['t'], out['rot'], batch['t'].to(dev), rot_true, ids)
@@ -127,7 +124,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         res = {'pred': ([], []), 'oracle': ([], [])}
         correct = []
         for batch in val_loader:
-            feats = net.features(to_input(batch['image'], mean, std, dev))
+            feats = net.features(batch['image'].to(dev))
             true_ids = batch['scene_id'].to(dev)
             for key, ids in (('pred', None), ('oracle', true_ids)):
                 out = net.heads(feats, ids)
@@ -148,7 +145,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
                  criterion=criterion, resume=resume, device=device)
     meta = {
         'scenes': [n.to_json() for n in data.norms],
-        'input': input_meta(cfg, mean, std),
+        'input': spec.to_json(),
         'uncertainty': {'mc_samples': int(mc.mc_samples), 'mc_dropout': float(mc.dropout)},
         'parameters': {'shared': model.shared_parameters(),
                        'per_scene': model.parameters_per_scene(),

@@ -17,12 +17,15 @@ behind the camera (``z < min_depth_m``) or reprojects further than ``reproj_max_
 back to the 3-D distance to the depth target, or, without depth, to the point at the scene's
 median depth on the cell's ray. Stage 2 thus also trains cells without depth.
 
-Data: every image is resized so that its shorter side is ``data.resize`` pixels (aspect kept,
-both sides rounded to multiples of 8) with its camera (``PinholeCamera.resized``); training
-takes random ``data.height x data.width`` crops (the camera follows with ``cropped``);
-validation and inference use the whole resized image. ``data.resize: 0`` resizes straight to
-``data.width x data.height`` without crops. The optimizer, progress, checkpoints, resume and CSV
-log are the shared loop's (``training.loop.fit``); the result is an ``scr`` model bundle.
+Data go through the package's one input pipeline (``data.transforms``) as the run's
+``InputSpec`` says (``crop='none'``, ``multiple=8``; the bundle's ``input`` section): every
+image is resized so that its shorter side is ``data.resize`` pixels (aspect kept, both sides
+rounded to multiples of 8) with its camera (``PinholeCamera.resized``) and depth; training
+takes random ``data.height x data.width`` crops (the camera follows with ``cropped``) and
+photometric jitter; validation and inference use the whole resized image. ``data.resize: 0``
+resizes straight to ``data.width x data.height`` without crops. The optimizer, progress,
+checkpoints, resume and CSV log are the shared loop's (``training.loop.fit``); the result is an
+``scr`` model bundle.
 """
 
 import dataclasses
@@ -32,7 +35,6 @@ from pathlib import Path
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -41,12 +43,13 @@ from pose_reloc.core.bundle import load_state_strict, read_bundle, save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
 from pose_reloc.core.files import json_ready
 from pose_reloc.core.util import evenly_spaced
+from pose_reloc.data.torch_dataset import FrameCache
+from pose_reloc.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec, Resize
 from pose_reloc.geometry.camera import camera_to_ros_yaml, PinholeCamera
 from pose_reloc.geometry.metrics import rotation_error_deg, translation_error_m
 from pose_reloc.geometry.pnp import PnPConfig
 from pose_reloc.models.keypoints import FeatureConfig
-from pose_reloc.models.scr import cell_centres, localize_coords, network_size, OUTPUT_STRIDE, \
-    SCRNet
+from pose_reloc.models.scr import cell_centres, localize_coords, OUTPUT_STRIDE, SCRNet
 from pose_reloc.training.config import register_model_config, require_one_scene, \
     TrainConfig
 from pose_reloc.training.loop import fit, make_loader, work_dir_for
@@ -56,10 +59,6 @@ LOG = logging.getLogger(__name__)
 
 #: the ``model.regressor`` choices.
 REGRESSORS = ('dense', 'keypoints')
-
-#: normalization used when the preset leaves ``data.mean`` / ``data.std`` empty.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -208,28 +207,12 @@ def scene_coordinate_targets(depth_hw: np.ndarray, camera: PinholeCamera,
     return points_cam @ T[:3, :3].T + T[:3, 3]
 
 
-def _resize_frame(frame, size: Tuple[int, int]):
-    """Load one frame resized to ``size`` = (width, height): image, depth, camera."""
-    from pose_reloc.data.records import load_depth, load_image
-    width, height = size
-    image = load_image(frame)
-    camera = frame.camera
-    if (image.shape[1], image.shape[0]) != (camera.width, camera.height):
-        raise ValueError(f'{frame.image_path}: image is {image.shape[1]}x{image.shape[0]} but '
-                         f'its camera is {camera.width}x{camera.height}')
-    if (width, height) != (camera.width, camera.height):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        camera = camera.resized(width, height)
-    depth = None
-    if frame.depth_path is not None:
-        depth = load_depth(frame)
-        if depth.shape != (height, width):
-            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-    return image, depth, camera
-
-
 class SCRFrames(Dataset):
     """Frames as SCR training samples (images, target coordinates, cameras), cached in RAM.
+
+    Images take the input pipeline's path of ``spec``: resized once with camera and depth
+    (``data.torch_dataset.FrameCache``), then for training a random crop and jitter, else the
+    whole resized image (the localizer's path), and the normalized tensor.
 
     Each item is a dict: ``image`` (3, h, w) float32 normalized, ``coords`` (3, h/8, w/8)
     float32 target world coordinates (0 where invalid), ``valid`` (h/8, w/8) bool,
@@ -237,35 +220,33 @@ class SCRFrames(Dataset):
     float32, ``T_world_cam`` (4, 4) float32, ``index`` int.
 
     Args:
-        frames: ``data.records.Frame`` list (with depth).
-        size: resized ``(width, height)``.
-        crop: ``(width, height)`` random crop for training, or None for the whole image.
-        mean: normalization mean (RGB).
-        std: normalization std.
+        frames: ``data.records.Frame`` list, all with depth.
+        spec: the input spec (``crop='none'``, sides multiples of 8).
+        train: random crops and jitter (True) or the deterministic path (False).
+        crop_hw: ``(height, width)`` of the random training crop (multiples of 8 that fit in
+            the resized images), or None for the whole image.
+        jitter: ``(brightness, contrast, saturation, hue)`` amounts (training only).
         max_depth_spread: see ``scene_coordinate_targets``.
-        jitter: ``(brightness, contrast, saturation, hue)`` amplitudes (training only).
+
+    Raises:
+        ValueError: a crop that does not fit or is not a multiple of 8; a frame without depth.
     """
 
-    def __init__(self, frames: Sequence[Any], size: Tuple[int, int],
-                 crop: Optional[Tuple[int, int]], mean: Sequence[float], std: Sequence[float],
-                 max_depth_spread: float = 0.1,
-                 jitter: Tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)):
+    def __init__(self, frames: Sequence[Any], spec: InputSpec, train: bool = False,
+                 crop_hw: Optional[Tuple[int, int]] = None,
+                 jitter: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+                 max_depth_spread: float = 0.1):
         """Store the settings; frames are loaded on first access."""
         self.frames = list(frames)
-        self.size = size
-        self.crop = crop
-        if crop is not None and (crop[0] > size[0] or crop[1] > size[1]
-                                 or crop[0] % OUTPUT_STRIDE or crop[1] % OUTPUT_STRIDE):
-            raise ValueError(f'crop {crop[0]}x{crop[1]} must fit in the resized '
-                             f'{size[0]}x{size[1]} image and be a multiple of {OUTPUT_STRIDE}')
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+        if crop_hw is not None and (crop_hw[0] > spec.height or crop_hw[1] > spec.width
+                                    or crop_hw[0] % OUTPUT_STRIDE or crop_hw[1] % OUTPUT_STRIDE):
+            raise ValueError(f'crop {crop_hw[1]}x{crop_hw[0]} must fit in the resized '
+                             f'{spec.width}x{spec.height} image and be a multiple of '
+                             f'{OUTPUT_STRIDE}')
+        self.cropped = train and crop_hw is not None
+        self.transform = spec.train_steps(crop_hw, jitter) if train else spec.eval_steps()
         self.max_depth_spread = max_depth_spread
-        self.jitter = None
-        if any(jitter):
-            from torchvision.transforms import ColorJitter
-            self.jitter = ColorJitter(*jitter)
-        self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, PinholeCamera]] = {}
+        self.cache = FrameCache(self.frames, Resize(spec), with_depth=True)
         #: uncropped samples' ``(coords, valid, uv_ideal)``, computed once (validation).
         self._targets: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -273,26 +254,16 @@ class SCRFrames(Dataset):
         """Return the number of frames."""
         return len(self.frames)
 
-    def load(self, index: int) -> Tuple[np.ndarray, Optional[np.ndarray], PinholeCamera]:
-        """Resized ``(image (h, w, 3) uint8, depth (h, w) float32 or None, camera)``."""
-        if index not in self._cache:
-            self._cache[index] = _resize_frame(self.frames[index], self.size)
-        return self._cache[index]
+    def load(self, index: int) -> Tuple[np.ndarray, np.ndarray, PinholeCamera]:
+        """Resized ``(image (h, w, 3) uint8, depth (h, w) float32, camera)``, cached."""
+        sample = self.cache[index]
+        return sample['image'], sample['depth'], sample['camera']
 
     def __getitem__(self, index: int) -> Dict[str, Any]:
-        """One sample (see the class docstring); random crop when training."""
-        image, depth, camera = self.load(index)
-        frame = self.frames[index]
-        if depth is None:
-            raise ValueError(f'{frame.image_path}: SCR training needs depth, the frame has none')
-        if self.crop is not None:
-            cw, ch = self.crop
-            x0 = int(np.random.randint(0, camera.width - cw + 1))
-            y0 = int(np.random.randint(0, camera.height - ch + 1))
-            image = image[y0:y0 + ch, x0:x0 + cw]
-            depth = depth[y0:y0 + ch, x0:x0 + cw]
-            camera = camera.cropped(x0, y0, cw, ch)
-        T_world_cam = np.asarray(frame.T_world_cam, dtype=np.float64)
+        """One sample (see the class docstring); random crop and jitter when training."""
+        sample = self.transform(self.cache[index])
+        depth, camera = sample['depth'], sample['camera']
+        T_world_cam = np.asarray(self.frames[index].T_world_cam, dtype=np.float64)
         if index in self._targets:
             coords, valid, uv_ideal = self._targets[index]
         else:
@@ -300,13 +271,10 @@ class SCRFrames(Dataset):
             valid = np.all(np.isfinite(coords), axis=-1)
             uv = cell_centres(*coords.shape[:2])
             uv_ideal = camera.undistort_points(uv) if camera.is_distorted else uv
-            if self.crop is None:
+            if not self.cropped:
                 self._targets[index] = coords, valid, uv_ideal
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
-        if self.jitter is not None:
-            tensor = self.jitter(tensor)
         return {
-            'image': (tensor - self.mean) / self.std,
+            'image': sample['image'],
             'coords': torch.from_numpy(np.where(valid[..., None], coords, 0.0)
                                        .transpose(2, 0, 1).astype(np.float32)),
             'valid': torch.from_numpy(valid),
@@ -434,6 +402,30 @@ def _frames_with_depth(frames: List[Any], what: str, data_root: Path) -> List[An
     return frames
 
 
+def input_spec(data_cfg: Any, camera: PinholeCamera
+               ) -> Tuple[InputSpec, Optional[Tuple[int, int]]]:
+    """Return the input spec of a dense SCR run and its random training crop.
+
+    Args:
+        data_cfg: the ``data`` config section (``mean`` / ``std`` default to ImageNet's).
+        camera: the training camera (the spec's ``height x width`` are its resized size).
+
+    Returns:
+        ``(spec, crop_hw)``: ``crop='none'``, sides multiples of 8; ``crop_hw`` is
+        ``(data.height, data.width)`` when ``data.resize > 0``, else None (images resized
+        straight to ``data.height x data.width``, no crop).
+
+    Raises:
+        ValueError: naming the ``data`` field the spec refuses.
+    """
+    spec = data_cfg.input_spec(IMAGENET_MEAN, IMAGENET_STD, multiple=OUTPUT_STRIDE, crop='none')
+    if data_cfg.resize <= 0:
+        return spec, None
+    width, height = spec.resized_size(camera.width, camera.height)
+    return dataclasses.replace(spec, height=height, width=width), \
+        (data_cfg.height, data_cfg.width)
+
+
 def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,
           init_bundle: Optional[Path] = None) -> Path:
     """Train an SCR model on one scene and write its bundle.
@@ -469,24 +461,17 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         raise ValueError('the dense SCR regressor trains from depth; without depth map with '
                          '--set model.regressor=keypoints (the scr-cpu preset)')
     camera = train_frames[0].camera
-    if cfg.data.resize > 0:
-        size = network_size(camera, cfg.data.resize)
-        crop = (cfg.data.width, cfg.data.height)
-    else:
-        size, crop = (cfg.data.width, cfg.data.height), None
-    mean = tuple(cfg.data.mean) or IMAGENET_MEAN
-    std = tuple(cfg.data.std) or IMAGENET_STD
-    jitter = (cfg.data.brightness, cfg.data.contrast, cfg.data.saturation, cfg.data.hue)
-    train_set = SCRFrames(train_frames, size, crop, mean, std, model_cfg.max_depth_spread,
-                          jitter)
+    spec, crop_hw = input_spec(cfg.data, camera)
+    train_set = SCRFrames(train_frames, spec, train=True, crop_hw=crop_hw,
+                          jitter=cfg.data.jitter(), max_depth_spread=model_cfg.max_depth_spread)
     val_frames = [f for f in scene.split(cfg.data.val_split) if f.depth_path is not None] \
         if cfg.data.val_split else []
     val_frames = evenly_spaced(val_frames, cfg.data.val_frames)
-    val_set = SCRFrames(val_frames, size, None, mean, std,
-                        model_cfg.max_depth_spread) if val_frames else None
+    val_set = SCRFrames(val_frames, spec, max_depth_spread=model_cfg.max_depth_spread) \
+        if val_frames else None
     coord_mean, median_depth = scene_statistics(train_set, model_cfg.mean_frames)
     LOG.info('scene %s: %d training frames at %dx%d, mean coordinate %s, median depth %.2f m',
-             scene.name, len(train_frames), size[0], size[1], np.round(coord_mean, 3),
+             scene.name, len(train_frames), spec.width, spec.height, np.round(coord_mean, 3),
              median_depth)
 
     architecture = {'name': 'SCRNet', 'trunk': model_cfg.trunk,
@@ -503,8 +488,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     if cfg.data.workers > 0:
         # Worker processes start afresh every epoch: fill the RAM cache here, once, so that
         # they inherit it instead of decoding every image again each epoch.
-        for index in range(len(train_set)):
-            train_set.load(index)
+        train_set.cache.fill(cfg.run.progress)
     loader = make_loader(train_set, cfg, train=True)
 
     def coord_step(net, batch, dev):
@@ -540,8 +524,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
         'scenes': [{'name': scene.name, 'coord_mean': [float(x) for x in coord_mean],
                     'median_depth_m': median_depth,
                     'camera': camera_to_ros_yaml(camera, scene.name)}],
-        'input': {'height': size[1], 'width': size[0], 'mean': list(mean), 'std': list(std),
-                  'short_side': min(size)},
+        'input': spec.to_json(),
         'output': {'stride': OUTPUT_STRIDE, 'cell_centre_px': (OUTPUT_STRIDE - 1) / 2.0},
         'pnp': dataclasses.asdict(pnp_cfg),
         'training': {'config': cfg.to_dict(), 'data_root': str(data_root),
