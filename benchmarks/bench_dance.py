@@ -129,6 +129,7 @@ def main() -> int:
         sources = {'renders': work / ROWS[0] / 'renders'}
         sources.update({step: work / variant / step
                         for step in ('histmatch', 'cut_model', 'translated')})
+        sources = {k: v for k, v in sources.items() if k in args.reuse.split(',')}
         for step, source in sources.items():
             if source.exists() and source.parent != out and not (out / step).exists():
                 shutil.copytree(source, out / step)

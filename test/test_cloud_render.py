@@ -112,3 +112,15 @@ def test_render_cloud_dataset_is_a_posed_folder(tmp_path):
     ok = np.isfinite(back).all(-1) & np.isfinite(coords).all(-1)
     err = np.linalg.norm(back[ok] - coords[ok], axis=-1)
     assert np.median(err) < 0.05
+
+
+def test_render_cloud_command(tmp_path, capsys):
+    from pose_reloc.cli import main
+    write_cloud(tmp_path / 'room.pcd', _box_room())
+    write_camera_yaml(tmp_path / 'camera.yaml', CAMERA, 'cam')
+    assert main(['render-cloud', str(tmp_path / 'room.pcd'), str(tmp_path / 'camera.yaml'),
+                 str(tmp_path / 'out'), '--views', '2', '--size', '32x24', '--quiet']) == 0
+    assert '"views": 2' in capsys.readouterr().out
+    assert len(list((tmp_path / 'out' / 'rgb').iterdir())) == 2
+    assert main(['render-cloud', str(tmp_path / 'missing.ply'), str(tmp_path / 'camera.yaml'),
+                 str(tmp_path / 'out2'), '--views', '1', '--quiet']) == 1
