@@ -93,6 +93,9 @@ def main() -> int:
                         help='suffix of the outputs and run folders (bench_dance_TAG.json); '
                              'finished renders / histmatch / CUT steps of the untagged run in '
                              '--work are reused')
+    parser.add_argument('--reuse', default='renders,histmatch,cut_model,translated',
+                        help='with --tag: the finished steps of the untagged run to reuse '
+                             '(comma-separated; e.g. renders,histmatch to train CUT anew)')
     parser.add_argument('--work', type=Path, default=None,
                         help='keep the runs here (default: a temporary folder, removed)')
     parser.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'results')
