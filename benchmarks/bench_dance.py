@@ -96,6 +96,8 @@ def main() -> int:
     parser.add_argument('--reuse', default='renders,histmatch,cut_model,translated',
                         help='with --tag: the finished steps of the untagged run to reuse '
                              '(comma-separated; e.g. renders,histmatch to train CUT anew)')
+    parser.add_argument('--reuse-tag', default='',
+                        help='reuse the steps of the run tagged so instead of the untagged one')
     parser.add_argument('--work', type=Path, default=None,
                         help='keep the runs here (default: a temporary folder, removed)')
     parser.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'results')
@@ -130,8 +132,8 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         # Reuse finished steps: the first row's renders, the untagged run's other steps.
         sources = {'renders': work / ROWS[0] / 'renders'}
-        sources.update({step: work / variant / step
-                        for step in ('histmatch', 'cut_model', 'translated')})
+        donor = work / (f'{variant}-{args.reuse_tag}' if args.reuse_tag else variant)
+        sources.update({step: donor / step for step in ('histmatch', 'cut_model', 'translated')})
         sources = {k: v for k, v in sources.items() if k in args.reuse.split(',')}
         for step, source in sources.items():
             if source.exists() and source.parent != out and not (out / step).exists():
