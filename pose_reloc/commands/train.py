@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ValueError(f'--nproc must be >= 1, got {args.nproc}')
     if args.nproc > 1 and not launched_by_torchrun():
+        check_before_launch(args)
         return subprocess.call(torchrun_command(args))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
@@ -58,6 +59,30 @@ def run(args: argparse.Namespace) -> int:
                              args.resume, args.init, args.device)
     print(path)
     return 0
+
+
+def check_before_launch(args: argparse.Namespace) -> None:
+    """Check what every process would refuse, once, before torchrun starts ``args.nproc``.
+
+    Without it each process prints the same error inside torchrun's failure report.
+
+    Raises:
+        ValueError: for an unknown preset key, a data role the method does not read, or an
+            ``optim.batch_size`` (the global batch) that does not divide by ``--nproc``.
+        FileNotFoundError: for a missing preset.
+    """
+    from pose_reloc.data.roles import check_roles
+    from pose_reloc.training.config import load_preset
+    from pose_reloc.training.registry import trainer_entry
+    from pose_reloc.workflows import as_roles
+    overrides = list(args.overrides) + ([f'run.device={args.device}'] if args.device else [])
+    cfg = load_preset(args.config, overrides, method=args.method)
+    check_roles(args.method, as_roles(args.data), trainer_entry(args.method).roles)
+    batch = cfg.optim.batch_size
+    if batch % args.nproc:
+        raise ValueError(f'optim.batch_size {batch} (the global batch) does not divide between '
+                         f'--nproc {args.nproc} processes; set --set optim.batch_size='
+                         f'{max(batch // args.nproc, 1) * args.nproc} or another multiple')
 
 
 def torchrun_command(args: argparse.Namespace) -> List[str]:
