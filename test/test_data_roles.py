@@ -64,6 +64,18 @@ def test_single_domain_trainer_refuses_roles(tmp_path):
         train_bundle('apr', cfg, ['target=' + str(tmp_path)], tmp_path / 'out')
 
 
+def test_missing_root_is_named_with_its_role(tmp_path):
+    """A missing target root names the role, before the sources are loaded."""
+    from pose_reloc.training.config import load_preset
+    cfg = load_preset('apanet-cpu', ['run.progress=false'])
+    with pytest.raises(FileNotFoundError, match=r'apanet: dataset path not found: '
+                       rf'--data target={tmp_path}/nope$'):
+        train_bundle('apanet', cfg, [f'source={tmp_path}', f'target={tmp_path}/nope'],
+                     tmp_path / 'out')
+    with pytest.raises(FileNotFoundError, match=rf'not found: --data {tmp_path}/nope$'):
+        train_bundle('apr', load_preset('posenet-cpu'), [f'{tmp_path}/nope'], tmp_path / 'o')
+
+
 def test_unlabeled_images_from_a_posed_dataset_drop_poses_keep_splits(tmp_path):
     """A posed folder gives one record per frame, with its camera and split, no pose."""
     _posed(tmp_path / 'room')

@@ -69,15 +69,17 @@ def check_before_launch(args: argparse.Namespace) -> None:
     Raises:
         ValueError: for an unknown preset key, a data role the method does not read, or an
             ``optim.batch_size`` (the global batch) that does not divide by ``--nproc``.
-        FileNotFoundError: for a missing preset.
+        FileNotFoundError: for a missing preset or dataset path.
     """
     from pose_reloc.data.roles import check_roles
     from pose_reloc.training.config import load_preset
     from pose_reloc.training.registry import trainer_entry
-    from pose_reloc.workflows import as_roles
+    from pose_reloc.workflows import as_roles, check_data_paths
     overrides = list(args.overrides) + ([f'run.device={args.device}'] if args.device else [])
     cfg = load_preset(args.config, overrides, method=args.method)
-    check_roles(args.method, as_roles(args.data), trainer_entry(args.method).roles)
+    roles = as_roles(args.data)
+    check_roles(args.method, roles, trainer_entry(args.method).roles)
+    check_data_paths(args.method, roles)
     batch = cfg.optim.batch_size
     if batch % args.nproc:
         raise ValueError(f'optim.batch_size {batch} (the global batch) does not divide between '
