@@ -156,3 +156,16 @@ def test_bundle_components_bad_input(tmp_path):
         read_bundle_config(path)
     with pytest.raises(BundleError, match='component name'):
         _bundle(tmp_path / 'c', {'a/b': ({'name': 'G'}, {})})
+
+
+def test_bundle_files_are_readable_by_other_users(tmp_path):
+    """A node running as another user reads the bundle (safetensors alone writes 0600)."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        path = _bundle(tmp_path / 'b', {'generator': ({'name': 'G'}, {'w': torch.ones(1)})})
+    finally:
+        os.umask(old)
+    for name in ('model.safetensors', 'components/generator.safetensors', 'config.json'):
+        assert stat.S_IMODE((path / name).stat().st_mode) & 0o044 == 0o044, name

@@ -216,6 +216,9 @@ def test_option_specs_check_and_parse():
         spec.check(-1)
     assert OptionSpec('x', float, 1.0, '').check('1e-3') == pytest.approx(1e-3)
     assert OptionSpec('x', float, 1.0, '').check(2) == 2.0
+    for bad in ('nan', float('inf')):
+        with pytest.raises(ValueError, match='option x must be a finite number'):
+            OptionSpec('x', float, 1.0, '', minimum=0.0).check(bad)
     assert OptionSpec('b', bool, False, '').check('true') is True
     assert OptionSpec('s', str, 'a', '', choices=('a', 'b')).check('b') == 'b'
     with pytest.raises(ValueError, match='one of'):

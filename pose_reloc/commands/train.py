@@ -4,6 +4,7 @@
 
 import argparse
 import logging
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     path = train_from_preset(args.method, args.config, args.data, args.out, args.overrides,
                              args.resume, args.init, args.device)
-    print(path)
+    if int(os.environ.get('RANK', '0')) == 0:  # one line from a torchrun launch, not N
+        print(path)
     return 0
 
 
