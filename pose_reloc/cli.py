@@ -66,7 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f'pose-reloc {args.command}: error: {exc}', file=sys.stderr)
         return 1
     except BrokenPipeError:

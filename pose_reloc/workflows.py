@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 
 from pose_reloc.core import distributed
 from pose_reloc.core.device import pick_device
-from pose_reloc.data.roles import check_roles, DataRoles, parse_data_args
+from pose_reloc.data.roles import check_roles, DataRoles, DEFAULT_ROLE, parse_data_args
 from pose_reloc.inference.calibration import calibrate_after_training, check_calibration_split
 from pose_reloc.training.config import load_preset
 from pose_reloc.training.registry import trainer_entry
@@ -26,6 +26,18 @@ def as_roles(data: DataArg) -> DataRoles:
     if isinstance(data, (str, Path)):
         return parse_data_args([data])
     return parse_data_args(data)
+
+
+def check_data_paths(method: str, roles: DataRoles) -> None:
+    """Refuse dataset roots that do not exist, naming each as it was given on the command line.
+
+    Raises:
+        FileNotFoundError: ``apanet: dataset path not found: --data target=rooms/nope``.
+    """
+    missing = [f'--data {root}' if role == DEFAULT_ROLE else f'--data {role}={root}'
+               for role, root in roles.entries if not Path(root).exists()]
+    if missing:
+        raise FileNotFoundError(f'{method}: dataset path not found: {", ".join(missing)}')
 
 
 def train_bundle(method: str, cfg: Any, data: DataArg, out_bundle: Union[str, Path],
@@ -51,12 +63,14 @@ def train_bundle(method: str, cfg: Any, data: DataArg, out_bundle: Union[str, Pa
         (:func:`~pose_reloc.inference.calibration.calibrate_after_training`).
 
     Raises:
+        FileNotFoundError: naming the role and root of each dataset path that does not exist.
         ValueError: for data roles the method does not read, or a calibration split equal
             to the training split (before training), and whatever the trainer raises.
     """
     entry = trainer_entry(method)
     roles = as_roles(data)
     check_roles(method, roles, entry.roles)
+    check_data_paths(method, roles)
     check_calibration_split(cfg)
     joined = distributed.init_from_env(pick_device(cfg.run.device))
     try:

@@ -108,3 +108,13 @@ def test_selfcheck_library_and_demo_command(repo_root, shared_data, tmp_path):
     result = _cli(repo_root, 'demo', '--selfcheck', '--data-dir', shared_data)
     assert result.returncode == 0, result.stderr
     assert 'all formats ok' in result.stdout
+
+
+def test_existing_output_is_one_error_line_not_a_traceback(tmp_path, capsys):
+    """`pose-reloc synth OUT` (or extract, bag-eval, demo) onto an existing OUT."""
+    from pose_reloc.cli import main
+    out = tmp_path / 'rooms'
+    out.mkdir()
+    assert main(['synth', str(out), '--preset', 'tiny', '--quiet']) == 1
+    assert capsys.readouterr().err.strip() == (
+        f'pose-reloc synth: error: {out}: already exists (pass overwrite=True / --overwrite)')

@@ -64,6 +64,18 @@ def test_single_domain_trainer_refuses_roles(tmp_path):
         train_bundle('apr', cfg, ['target=' + str(tmp_path)], tmp_path / 'out')
 
 
+def test_missing_root_is_named_with_its_role(tmp_path):
+    """A missing target root names the role, before the sources are loaded."""
+    from pose_reloc.training.config import load_preset
+    cfg = load_preset('apanet-cpu', ['run.progress=false'])
+    with pytest.raises(FileNotFoundError, match=r'apanet: dataset path not found: '
+                       rf'--data target={tmp_path}/nope$'):
+        train_bundle('apanet', cfg, [f'source={tmp_path}', f'target={tmp_path}/nope'],
+                     tmp_path / 'out')
+    with pytest.raises(FileNotFoundError, match=rf'not found: --data {tmp_path}/nope$'):
+        train_bundle('apr', load_preset('posenet-cpu'), [f'{tmp_path}/nope'], tmp_path / 'o')
+
+
 def test_unlabeled_images_from_a_posed_dataset_drop_poses_keep_splits(tmp_path):
     """A posed folder gives one record per frame, with its camera and split, no pose."""
     _posed(tmp_path / 'room')
@@ -144,3 +156,16 @@ def test_bundle_components_bad_input(tmp_path):
         read_bundle_config(path)
     with pytest.raises(BundleError, match='component name'):
         _bundle(tmp_path / 'c', {'a/b': ({'name': 'G'}, {})})
+
+
+def test_bundle_files_are_readable_by_other_users(tmp_path):
+    """A node running as another user reads the bundle (safetensors alone writes 0600)."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        path = _bundle(tmp_path / 'b', {'generator': ({'name': 'G'}, {'w': torch.ones(1)})})
+    finally:
+        os.umask(old)
+    for name in ('model.safetensors', 'components/generator.safetensors', 'config.json'):
+        assert stat.S_IMODE((path / name).stat().st_mode) & 0o044 == 0o044, name

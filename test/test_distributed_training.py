@@ -60,3 +60,21 @@ def test_resume_of_a_two_process_run(plane, tmp_path):
     assert cli_main(common + ARGS + ['--set=optim.epochs=3', '--resume']) == 0
     rows = list(csv.DictReader(open(tmp_path / 'b.work' / 'log.csv')))
     assert [int(r['epoch']) for r in rows] == [1, 2, 3]
+
+
+def test_nproc_refuses_an_indivisible_batch_before_starting_torchrun(tmp_path, monkeypatch,
+                                                                     capsys):
+    """Checked once in the launcher, not by every process inside torchrun's failure report."""
+    import subprocess
+
+    def no_launch(*_, **__):
+        raise AssertionError('torchrun was started')
+    monkeypatch.setattr(subprocess, 'call', no_launch)
+    base = ['train', '--method', 'apr', '--config', 'posenet-cpu', '--out',
+            str(tmp_path / 'b'), '--nproc', '2'] + [a for kv in TINY for a in ('--set', kv)]
+    assert cli_main(base + ['--data', str(tmp_path), '--set', 'optim.batch_size=7']) == 1
+    err = capsys.readouterr().err
+    assert 'optim.batch_size 7 (the global batch) does not divide between --nproc 2' in err
+    assert 'optim.batch_size=6' in err
+    assert cli_main(base + ['--data', f'target={tmp_path}']) == 1
+    assert "apr does not read data of role(s) ['target']" in capsys.readouterr().err

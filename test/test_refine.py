@@ -216,6 +216,9 @@ def test_option_specs_check_and_parse():
         spec.check(-1)
     assert OptionSpec('x', float, 1.0, '').check('1e-3') == pytest.approx(1e-3)
     assert OptionSpec('x', float, 1.0, '').check(2) == 2.0
+    for bad in ('nan', float('inf')):
+        with pytest.raises(ValueError, match='option x must be a finite number'):
+            OptionSpec('x', float, 1.0, '', minimum=0.0).check(bad)
     assert OptionSpec('b', bool, False, '').check('true') is True
     assert OptionSpec('s', str, 'a', '', choices=('a', 'b')).check('b') == 'b'
     with pytest.raises(ValueError, match='one of'):
@@ -280,3 +283,19 @@ def test_ros_package_names_no_method():
             if isinstance(node, ast.Constant) and node.value in methods:
                 found.append(f'{path.name}:{node.lineno}: {node.value!r}')
     assert not found, found
+
+
+def test_eval_option_named_like_an_evaluate_keyword_is_refused(tmp_path, capsys):
+    """'-o device=cpu' is an unknown localizer option, not a TypeError from evaluate()."""
+    from pose_reloc.cli import main
+    from pose_reloc.inference import check_localizer_options
+    from pose_reloc.inference.evaluate import evaluate
+    path = _apr_bundle(tmp_path / 'b')
+    for item in ('device=cpu', 'progress=false', 'json_out=x.json'):
+        assert main(['eval', str(path), str(tmp_path / 'data'), '-o', item]) == 1
+        err = capsys.readouterr().err
+        assert 'unknown APR localizer option(s) ' + item.split('=')[0] in err, err
+    assert check_localizer_options(path, {'mc_samples': '3'}) == {'mc_samples': 3}
+    loc = load_localizer(path, device='cpu')
+    with pytest.raises(ValueError, match=r"localizer options \['refine_iterations'\] apply"):
+        evaluate(loc, tmp_path / 'data', refine_iterations=3)

@@ -99,5 +99,8 @@ def test_node_forwards_free_options_and_the_localizer_refuses_unknown_ones(conte
     with pytest.raises(ValueError, match=r'unknown APR localizer option\(s\) min_inliers; '
                        'the APR localizer accepts: covariance_scale'):
         _node(context, bundle, localizer_options=['min_inliers=30'])
+    # a name load_localizer takes itself is refused too, not a TypeError from the call
+    with pytest.raises(ValueError, match=r'unknown APR localizer option\(s\) device'):
+        _node(context, bundle, localizer_options=['device=cpu'])
     with pytest.raises(ValueError, match='both as a parameter and in localizer_options'):
         _node(context, bundle, mc_samples=4, localizer_options=['mc_samples=4'])

@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``pose-reloc eval``; prints the overall summary and per-scene medians."""
+    from pose_reloc.inference import check_localizer_options
     from pose_reloc.inference.evaluate import evaluate
 
     from pose_reloc.inference.base import parse_option_assignments
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
                 flag = '--' + name.replace('_', '-')
                 raise ValueError(f'option {name} given twice ({flag} and --option)')
             options[name] = value
+    # checked before they become keywords: '-o device=cpu' is an unknown localizer option,
+    # not evaluate()'s own device (a TypeError) nor its progress or json_out
+    options = check_localizer_options(args.bundle, options)
     report = evaluate(args.bundle, args.data, split=args.split, scenes=args.scenes,
                       device=args.device, oracle_scene=args.oracle_scene,
                       max_frames=args.max_frames, json_out=args.json, tum_out=args.tum,

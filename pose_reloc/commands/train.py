@@ -4,6 +4,7 @@
 
 import argparse
 import logging
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -51,13 +52,41 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ValueError(f'--nproc must be >= 1, got {args.nproc}')
     if args.nproc > 1 and not launched_by_torchrun():
+        check_before_launch(args)
         return subprocess.call(torchrun_command(args))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     path = train_from_preset(args.method, args.config, args.data, args.out, args.overrides,
                              args.resume, args.init, args.device)
-    print(path)
+    if int(os.environ.get('RANK', '0')) == 0:  # one line from a torchrun launch, not N
+        print(path)
     return 0
+
+
+def check_before_launch(args: argparse.Namespace) -> None:
+    """Check what every process would refuse, once, before torchrun starts ``args.nproc``.
+
+    Without it each process prints the same error inside torchrun's failure report.
+
+    Raises:
+        ValueError: for an unknown preset key, a data role the method does not read, or an
+            ``optim.batch_size`` (the global batch) that does not divide by ``--nproc``.
+        FileNotFoundError: for a missing preset or dataset path.
+    """
+    from pose_reloc.data.roles import check_roles
+    from pose_reloc.training.config import load_preset
+    from pose_reloc.training.registry import trainer_entry
+    from pose_reloc.workflows import as_roles, check_data_paths
+    overrides = list(args.overrides) + ([f'run.device={args.device}'] if args.device else [])
+    cfg = load_preset(args.config, overrides, method=args.method)
+    roles = as_roles(args.data)
+    check_roles(args.method, roles, trainer_entry(args.method).roles)
+    check_data_paths(args.method, roles)
+    batch = cfg.optim.batch_size
+    if batch % args.nproc:
+        raise ValueError(f'optim.batch_size {batch} (the global batch) does not divide between '
+                         f'--nproc {args.nproc} processes; set --set optim.batch_size='
+                         f'{max(batch // args.nproc, 1) * args.nproc} or another multiple')
 
 
 def torchrun_command(args: argparse.Namespace) -> List[str]:

@@ -138,12 +138,14 @@ def _write_bundle(path: Path, method: str, architecture: Mapping[str, Any],
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     save_file(tensors, str(partial / WEIGHTS_NAME), metadata={'format': FORMAT})
+    _readable_by_all(partial / WEIGHTS_NAME)
     for name, (_, component_state) in components.items():
         (partial / COMPONENTS_DIR).mkdir(exist_ok=True)
         save_file(_unshare({k: v.detach().to('cpu').contiguous()
                             for k, v in component_state.items()}),
                   str(partial / config['components'][name]['file']),
                   metadata={'format': FORMAT})
+        _readable_by_all(partial / config['components'][name]['file'])
     with open(partial / CONFIG_NAME, 'w', encoding='utf-8') as f:
         f.write(text + '\n')
     if path.exists():
@@ -156,6 +158,17 @@ def _write_bundle(path: Path, method: str, architecture: Mapping[str, Any],
     else:
         os.replace(partial, path)
     return path
+
+
+def _readable_by_all(path: Path) -> None:
+    """Give a tensor file the mode of a file ``open`` creates (safetensors writes 0600).
+
+    A node running as another user (a systemd service, a container) must be able to read
+    the bundle; the process umask still applies.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def config_file(path: Union[str, Path]) -> Path:

@@ -16,7 +16,7 @@ rows); :func:`load_localizer` refuses any other option, naming it and the accept
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, Union
 
 from pose_reloc.core.bundle import BundleError, read_bundle_config
 from pose_reloc.core.registry import LazyRegistry
@@ -93,12 +93,37 @@ def load_localizer(bundle_path: Union[str, Path], device: str = 'auto', **option
         ValueError: for an option the localizer does not accept (naming it and the accepted
             ones) or an invalid value.
     """
-    from pose_reloc.inference.base import check_options
     method = read_bundle_config(bundle_path)['method']
     factory = localizer_factory(method)
-    options = check_options(OPTIONS.get(method, ()), options, f'{method.upper()} localizer')
-    return factory(bundle_path, device=device, **options)
+    return factory(bundle_path, device=device, **check_localizer_options(bundle_path, options))
 
 
-__all__ = ['BundleError', 'load_localizer', 'localizer_factory', 'localizer_options',
-           'register_localizer']
+def check_localizer_options(bundle_path: Union[str, Path],
+                            options: Mapping[str, Any]) -> Dict[str, Any]:
+    """Validate ``options`` against what the bundle's localizer declares.
+
+    Callers that forward ``name=value`` items from a user (``pose-reloc eval -o``, the node's
+    ``localizer_options``) check them here before passing them on as keywords, so that a name
+    such as ``device`` is refused as an unknown option instead of colliding with a keyword
+    of ``load_localizer`` or ``evaluate`` (a ``TypeError``) or being taken by it.
+
+    Args:
+        bundle_path: bundle directory (its ``config.json`` names the method).
+        options: ``{name: value}``; strings are parsed as YAML scalars.
+
+    Returns:
+        ``{name: converted value}`` for the given options.
+
+    Raises:
+        BundleError: for an unreadable bundle or a method without a localizer.
+        ValueError: for an option the localizer does not declare (naming it and the
+            accepted ones) or an invalid value.
+    """
+    from pose_reloc.inference.base import check_options
+    method = read_bundle_config(bundle_path)['method']
+    localizer_factory(method)
+    return check_options(OPTIONS.get(method, ()), options, f'{method.upper()} localizer')
+
+
+__all__ = ['BundleError', 'check_localizer_options', 'load_localizer', 'localizer_factory',
+           'localizer_options', 'register_localizer']

@@ -11,6 +11,7 @@ the pose it produced (:func:`apply_refinement`); the adversarial pose refiner
 """
 
 from dataclasses import dataclass, field
+import math
 from pathlib import Path
 import time
 from typing import Any, Dict, List, Mapping, Optional, Protocol, runtime_checkable, \
@@ -109,6 +110,9 @@ class OptionSpec:
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
             raise ValueError(f'{where} option {self.name} must be a {self.kind.__name__}, got '
                              f'{value!r} ({type(value).__name__})')
+        if self.kind is float and not math.isfinite(value):
+            raise ValueError(f'{where} option {self.name} must be a finite number, got '
+                             f'{value!r}')
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f'{where} option {self.name} must be >= {self.minimum}, got '
                              f'{value!r}')

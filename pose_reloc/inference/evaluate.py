@@ -74,14 +74,20 @@ def evaluate(bundle_or_localizer: Any, data_root: Union[str, Path], split: str =
         plot_out: write a top-down trajectory plot (ground truth vs prediction per scene).
         include_frames: keep the per-frame list in the report.
         progress: show a tqdm bar.
-        **localizer_options: passed to ``load_localizer`` for a bundle path.
+        **localizer_options: passed to ``load_localizer`` for a bundle path; refused with
+            a localizer object (it is built already).
 
     Returns:
         The report dict (see the module docstring).
 
     Raises:
-        ValueError: if no frame of ``split`` in a scene the model knows is found.
+        ValueError: if no frame of ``split`` in a scene the model knows is found, or
+            ``localizer_options`` come with a localizer object.
     """
+    if localizer_options and not isinstance(bundle_or_localizer, (str, Path)):
+        raise ValueError(f'localizer options {sorted(localizer_options)} apply when '
+                         'evaluate() loads a bundle path; pass them to load_localizer() for '
+                         'a localizer object')
     if isinstance(bundle_or_localizer, (str, Path)):
         from pose_reloc.inference import load_localizer
         localizer = load_localizer(bundle_or_localizer, device=device, **localizer_options)

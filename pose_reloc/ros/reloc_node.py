@@ -364,17 +364,18 @@ class RelocNode(LifecycleNode):
     def localizer_options(self, p: dict) -> dict:
         """Return the ``load_localizer`` options from the parameters, knowing no method.
 
-        ``localizer_options`` (``name=value`` strings) go through as they are, and
-        ``load_localizer`` refuses any the bundle's localizer does not declare. The
+        ``localizer_options`` (``name=value`` strings) are checked against what the
+        bundle's localizer declares (``check_localizer_options``: an undeclared name, e.g.
+        ``device``, is refused, never taken as a ``load_localizer`` keyword). The
         parameters of :data:`OPTION_PARAMETERS` go through when set and declared by the
         localizer; set but not declared, they are logged and left out (one launch file
         serves bundles of several methods).
 
         Raises:
-            ValueError: for a malformed ``localizer_options`` item, or an option given both
-                ways.
+            ValueError: for a malformed ``localizer_options`` item, an option given both
+                ways, or one the localizer does not declare or an invalid value.
         """
-        from pose_reloc.inference import localizer_options
+        from pose_reloc.inference import check_localizer_options, localizer_options
         from pose_reloc.inference.base import parse_option_assignments
         options = dict(parse_option_assignments(
             [item for item in p['localizer_options'] if item.strip()]))
@@ -391,7 +392,7 @@ class RelocNode(LifecycleNode):
                 self.get_logger().warning(
                     f'parameter {name} does not apply to this bundle (its localizer accepts '
                     f'{", ".join(sorted(accepted)) or "no options"}): ignored')
-        return options
+        return check_localizer_options(Path(p['bundle']), options)
 
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:

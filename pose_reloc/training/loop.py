@@ -135,6 +135,7 @@ class StepContext:
         step: 0-based step within the epoch.
         rank: this process's rank (0 in a single-process run).
         world_size: number of processes (1 in a single-process run).
+        updates: optimizer steps taken in the current step (a step may take none).
     """
 
     def __init__(self, state: TrainState, cfg: TrainConfig, device: torch.device,
@@ -150,6 +151,7 @@ class StepContext:
         self.rank = distributed.rank()
         self.world_size = distributed.world_size()
         self._amp = scaler.is_enabled()
+        self.updates = 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Return the mixed-precision context (float16 on CUDA with ``run.amp``; else a no-op)."""
@@ -209,6 +211,7 @@ class StepContext:
             self.scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
         self.scaler.step(optimizer)
+        self.updates += 1
 
     def _module(self, name: str) -> nn.Module:
         if name not in self.modules:
@@ -423,8 +426,10 @@ def fit_multi(state: TrainState, train_loader: Iterable, step_fn: MultiStepFn,
                    disable=not (cfg.run.progress and main), leave=False, dynamic_ncols=True)
         for step, batch in enumerate(bar):
             ctx.step = step
+            ctx.updates = 0
             logs = step_fn(batch, ctx)
-            scaler.update()
+            if ctx.updates:  # GradScaler.update() refuses a step without an optimizer step
+                scaler.update()
             count += 1
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + float(value)

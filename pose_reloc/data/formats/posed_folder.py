@@ -277,7 +277,8 @@ class PosedFolderWriter:
     def begin(self) -> 'PosedFolderWriter':
         """Create the partial folder (removing a stale one from an earlier crash)."""
         if self.out_dir.exists() and not self.overwrite:
-            raise FileExistsError(f'{self.out_dir}: already exists (pass overwrite=True)')
+            raise FileExistsError(f'{self.out_dir}: already exists (remove it or choose another '
+                                  'output folder; from Python, overwrite=True)')
         if self.partial_dir.exists():
             shutil.rmtree(self.partial_dir)
         (self.partial_dir / 'rgb').mkdir(parents=True)
