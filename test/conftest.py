@@ -91,3 +91,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         raise FileNotFoundError(f'test data folder {SHARED_DATA} is missing')
     return SHARED_DATA
+
+
+@pytest.fixture
+def context():
+    """Yield an initialized rclpy context of its own, shut down after the test."""
+    import rclpy
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    ctx.try_shutdown()

@@ -159,15 +159,6 @@ class _Localizer:
                             confidence=1.0, scene='lab')
 
 
-@pytest.fixture
-def context():
-    import rclpy
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    ctx.try_shutdown()
-
-
 def _node(context, localizer, **params):
     from rclpy.parameter import Parameter as RclpyParameter
     from pose_reloc.ros.reloc_node import RelocNode

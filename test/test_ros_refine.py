@@ -37,15 +37,6 @@ def bundle(tmp_path_factory):
                        components={'discriminator': (disc.architecture, disc.state_dict())})
 
 
-@pytest.fixture
-def context():
-    import rclpy
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    ctx.try_shutdown()
-
-
 def _node(context, bundle, **params):
     from rclpy.parameter import Parameter
     from pose_reloc.ros.reloc_node import RelocNode

@@ -30,14 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pose_reloc.core.bundle import read_bundle, save_bundle
+from pose_reloc.core.bundle import save_bundle
 from pose_reloc.core.device import pick_device, seed_everything
-from pose_reloc.models.apr import PoseRegressor
-from pose_reloc.models.backbones import freeze_leading
 from pose_reloc.models.losses import MapNetLoss, to_quat
 from pose_reloc.models.pose_discriminator import pose_vector, PoseDiscriminator, to_unit_rgb
-from pose_reloc.training.apr import build_criterion, denormalize, input_spec, pose_errors, \
-    prepare_data, rotation_target, training_meta, transfer_weights
+from pose_reloc.training.apr import build_criterion, build_regressor, denormalize, \
+    input_spec, pose_errors, prepare_data, rotation_target, training_meta
 from pose_reloc.training.config import TrainConfig
 from pose_reloc.training.loop import fit_multi, make_loader, make_optimizer, make_scheduler, \
     StepContext, TrainState, work_dir_for
@@ -103,13 +101,7 @@ def train_adversarial(cfg: TrainConfig, data_root: Path, out_bundle: Path,
     seed_everything(cfg.run.seed)
     spec = input_spec(cfg.data, mc.backbone)
     data = prepare_data(cfg, Path(data_root), spec, single_scene='apr')
-    pretrained = None if (init_bundle or resume) else mc.pretrained
-    model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
-    if init_bundle is not None and not resume:
-        _, state = read_bundle(init_bundle, methods=('apr', 'mspn'))
-        transfer_weights(model, state, ('encoder.', 'fc.'), str(init_bundle))
-    freeze_leading(model.encoder, mc.freeze_encoder)
-    model.to(device)
+    model = build_regressor(mc, device, resume, init_bundle)
     criterion = build_criterion(mc).to(device)
     if isinstance(criterion, MapNetLoss):  # pragma: no cover - refused above
         raise ValueError('MapNet loss with the adversarial game')

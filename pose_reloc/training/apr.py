@@ -381,6 +381,27 @@ def training_meta(cfg: TrainConfig, data_root: Path, result: FitResult,
             'device': str(device)}
 
 
+def build_regressor(mc: APRModelConfig, device: torch.device, resume: bool = False,
+                    init_bundle: Optional[Path] = None) -> PoseRegressor:
+    """Build the PoseRegressor of an ``apr`` model config on ``device``.
+
+    ImageNet weights (``mc.pretrained``) for a new run; with ``init_bundle`` (and not
+    resuming) the encoder and FC tensors of that APR or MSPN bundle instead; the leading
+    ``mc.freeze_encoder`` fraction of the encoder frozen.
+
+    Raises:
+        BundleError: for an ``init_bundle`` that is not an APR or MSPN bundle.
+        ValueError: if no encoder tensor of ``init_bundle`` fits (another backbone).
+    """
+    pretrained = None if (init_bundle or resume) else mc.pretrained
+    model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
+    if init_bundle is not None and not resume:
+        _, state = read_bundle(init_bundle, methods=('apr', 'mspn'))
+        transfer_weights(model, state, ('encoder.', 'fc.'), str(init_bundle))
+    freeze_leading(model.encoder, mc.freeze_encoder)
+    return model.to(device)
+
+
 def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = False,
           init_bundle: Optional[Path] = None) -> Path:
     """Train a :class:`~pose_reloc.models.apr.PoseRegressor` and write its bundle.
@@ -410,13 +431,7 @@ def train(cfg: TrainConfig, data_root: Path, out_bundle: Path, resume: bool = Fa
     if len(data.norms) > 1:
         norm = scene_norm('+'.join(data.scene_names), list(data.train.frames))
         data = _single_norm(data, norm)
-    pretrained = None if (init_bundle or resume) else mc.pretrained
-    model = PoseRegressor(mc.backbone, pretrained, mc.fc_dim, mc.dropout, mc.rotation)
-    if init_bundle is not None and not resume:
-        _, state = read_bundle(init_bundle, methods=('apr', 'mspn'))
-        transfer_weights(model, state, ('encoder.', 'fc.'), str(init_bundle))
-    freeze_leading(model.encoder, mc.freeze_encoder)
-    model.to(device)
+    model = build_regressor(mc, device, resume, init_bundle)
     criterion = build_criterion(mc).to(device)
 
     def predict(net, batch, prefix=''):
