@@ -6,14 +6,18 @@ Training and inference are siblings (neither imports the other); this module sit
 both, beside ``commands`` and ``ros``, and is what ``pose-reloc train`` runs.
 """
 
+import json
+import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from pose_reloc.core import distributed
 from pose_reloc.core.device import pick_device
+from pose_reloc.core.files import write_json
 from pose_reloc.data.roles import check_roles, DataRoles, DEFAULT_ROLE, parse_data_args
 from pose_reloc.inference.calibration import calibrate_after_training, check_calibration_split
 from pose_reloc.training.config import load_preset
+from pose_reloc.training.loop import work_dir_for
 from pose_reloc.training.registry import trainer_entry
 
 DataArg = Union[str, Path, DataRoles, Sequence[Union[str, Path]]]
@@ -64,14 +68,16 @@ def train_bundle(method: str, cfg: Any, data: DataArg, out_bundle: Union[str, Pa
 
     Raises:
         FileNotFoundError: naming the role and root of each dataset path that does not exist.
-        ValueError: for data roles the method does not read, or a calibration split equal
-            to the training split (before training), and whatever the trainer raises.
+        ValueError: for data roles the method does not read, a calibration split equal
+            to the training split, a resumed run given other data than it started with
+            (all before training), and whatever the trainer raises.
     """
     entry = trainer_entry(method)
     roles = as_roles(data)
     check_roles(method, roles, entry.roles)
     check_data_paths(method, roles)
     check_calibration_split(cfg)
+    check_resumed_data(out_bundle, roles, resume)
     joined = distributed.init_from_env(pick_device(cfg.run.device))
     try:
         argument = roles if entry.takes_roles else roles.one(entry.roles[0])
@@ -84,6 +90,39 @@ def train_bundle(method: str, cfg: Any, data: DataArg, out_bundle: Union[str, Pa
         if joined:
             distributed.barrier()
             distributed.shutdown()
+
+
+#: the file in a run's work directory that records the data the run started with.
+RUN_DATA_NAME = 'data.json'
+
+
+def check_resumed_data(out_bundle: Union[str, Path], roles: DataRoles, resume: bool) -> None:
+    """Record the data of a new run in ``<out>.work/data.json``; refuse to resume on other data.
+
+    The checkpoint's own identity check covers the method and the model; this covers the
+    data, so that ``--resume`` with another ``--data`` does not silently continue the old
+    model on a new scene. Roots are compared resolved. A work directory without the record
+    (an older run) resumes as before.
+
+    Raises:
+        ValueError: naming both data sets and the ways out, when ``resume`` is set and the
+            recorded data differ from ``roles``.
+    """
+    work = work_dir_for(Path(out_bundle))
+    record = work / RUN_DATA_NAME
+    wanted = {role: [str(Path(r).resolve()) for r in roots]
+              for role, roots in roles.as_dict().items()}
+    if resume:
+        if record.is_file():
+            recorded = json.loads(record.read_text(encoding='utf-8'))
+            if recorded != wanted:
+                raise ValueError(f'cannot resume {out_bundle}: it was trained on {recorded}, '
+                                 f'this run gives {wanted}; pass the same --data, or start '
+                                 'a new run without --resume (or with another --out)')
+        return
+    if int(os.environ.get('RANK', '0')) == 0:  # before the process group: torchrun's rank
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(record, wanted)
 
 
 def train_from_preset(method: str, config: str, data: DataArg, out: Union[str, Path],

@@ -169,3 +169,15 @@ def test_bundle_files_are_readable_by_other_users(tmp_path):
         os.umask(old)
     for name in ('model.safetensors', 'components/generator.safetensors', 'config.json'):
         assert stat.S_IMODE((path / name).stat().st_mode) & 0o044 == 0o044, name
+
+
+def test_resume_on_other_data_is_refused(tmp_path):
+    """--resume with another --data names both data sets; the same data resumes."""
+    from pose_reloc.workflows import check_resumed_data
+    out = tmp_path / 'bundle'
+    check_resumed_data(out, parse_data_args([str(tmp_path / 'room_a')]), resume=False)
+    check_resumed_data(out, parse_data_args([str(tmp_path / 'room_a')]), resume=True)
+    with pytest.raises(ValueError, match=r'cannot resume .*bundle: it was trained on .*room_a.*'
+                                         r'this run gives .*room_b.*pass the same --data'):
+        check_resumed_data(out, parse_data_args([str(tmp_path / 'room_b')]), resume=True)
+    check_resumed_data(tmp_path / 'old', parse_data_args(['x']), resume=True)  # no record
