@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from test_apr_training import _write_plane_scene
 import torch
 
 from pose_reloc.geometry.camera import PinholeCamera
@@ -236,29 +237,6 @@ TINY = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
         'data.val_frames=8', 'optim.lr=3e-3', 'optim.batch_size=16', 'optim.max_minutes=0',
         'run.progress=false', 'run.device=cpu', 'run.threads=1', 'model.freeze_encoder=0',
         'model.s_q=0', 'model.target_batch=8']
-
-
-def _write_plane_scene(path, name, blue, T_world_local, frames=64, seed=0):
-    """Write a camera over a colour-ramp plane (its position); poses in the scene's frame."""
-    from pose_reloc.data.formats.posed_folder import PosedFolderWriter
-    from pose_reloc.geometry.se3 import T_from_pos_quat
-    rng = np.random.default_rng(seed)
-    tex = 256
-    u, v = np.meshgrid(np.linspace(0, 1, tex), np.linspace(0, 1, tex))
-    texture = np.stack([40 + 180 * u, 40 + 180 * v, np.full_like(u, blue)], axis=2)
-    texture = (texture + rng.normal(0, 8, size=texture.shape)).clip(0, 255).astype(np.uint8)
-    camera = PinholeCamera(W, H, 40.0, 40.0, W / 2, H / 2)
-    with PosedFolderWriter(path, camera, scene_name=name) as writer:
-        for i in range(frames):
-            x, y = rng.uniform(-1, 1, size=2)
-            yaw = 0.3 * x
-            q = np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
-            T = T_world_local @ T_from_pos_quat(np.array([x, y, 0.1 * rng.normal()]), q)
-            r0 = int((y + 1) / 2 * (tex - H - 1))
-            c0 = int((x + 1) / 2 * (tex - W - 1))
-            writer.add(1_000_000 * (i + 1), T, texture[r0:r0 + H, c0:c0 + W],
-                       split='test' if i % 4 == 3 else 'train', sequence='seq0')
-    return path
 
 
 @pytest.fixture(scope='module')

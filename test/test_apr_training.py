@@ -41,7 +41,9 @@ TINY = ['model.backbone=tiny', 'model.pretrained=none', 'model.fc_dim=32',
         'model.s_q=0', 'model.freeze_encoder=0']
 
 
-def _write_plane_scene(path, name, blue, frames=64, seed=0):
+def _write_plane_scene(path, name, blue, frames=64, seed=0, T_world_local=None):
+    """Write a camera over a colour-ramp plane; ``T_world_local`` moves the scene's frame."""
+    T_world_local = np.eye(4) if T_world_local is None else T_world_local
     rng = np.random.default_rng(seed)
     tex = 256
     u, v = np.meshgrid(np.linspace(0, 1, tex), np.linspace(0, 1, tex))
@@ -54,7 +56,7 @@ def _write_plane_scene(path, name, blue, frames=64, seed=0):
             x, y = rng.uniform(-1, 1, size=2)
             yaw = 0.3 * x  # the view turns with x (visible only through the position)
             q = np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
-            T = T_from_pos_quat(np.array([x, y, 0.1 * rng.normal()]), q)
+            T = T_world_local @ T_from_pos_quat(np.array([x, y, 0.1 * rng.normal()]), q)
             r0 = int((y + 1) / 2 * (tex - H - 1))
             c0 = int((x + 1) / 2 * (tex - W - 1))
             writer.add(1_000_000 * (i + 1), T, texture[r0:r0 + H, c0:c0 + W],

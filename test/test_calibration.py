@@ -103,14 +103,15 @@ def test_evaluate_coverage_uses_the_mahalanobis_distance():
         (False, True, False)
 
 
-def _apr_bundle(path):
+def _apr_bundle(path, mc_samples=8, height=H, width=W):
+    """Write a seeded tiny APR bundle (one scene, MC dropout) to ``path``."""
     torch.manual_seed(0)
     model = PoseRegressor('tiny', None, fc_dim=16, dropout=0.3, rotation='quat').eval()
     meta = {'scenes': [{'name': 's', 'translation_mean': [0, 0, 0], 'translation_scale': 1.0,
                         'coord_mean': None, 'camera': None}],
-            'input': {'height': H, 'width': W, 'resize': 0, 'mean': [0.5] * 3,
+            'input': {'height': height, 'width': width, 'resize': 0, 'mean': [0.5] * 3,
                       'std': [0.25] * 3},
-            'uncertainty': {'mc_samples': 8, 'mc_dropout': 0.3}}
+            'uncertainty': {'mc_samples': mc_samples, 'mc_dropout': 0.3}}
     return save_bundle(path, 'apr', model.architecture, model.state_dict(), meta)
 
 

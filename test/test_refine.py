@@ -6,16 +6,15 @@ import math
 
 import numpy as np
 import pytest
+from test_calibration import _apr_bundle
 import torch
 
-from pose_reloc.core.bundle import save_bundle
 from pose_reloc.geometry.se3 import T_from_pos_quat, T_to_pos_quat
 from pose_reloc.inference import load_localizer, localizer_options
 from pose_reloc.inference.base import apply_refinement, check_options, OptionSpec, \
     parse_option_assignments, PoseEstimate, RefinementStage
 from pose_reloc.inference.refine import AdversarialRefiner, refine_pose, RefineConfig, \
     sphere_step, tangent_projection
-from pose_reloc.models.apr import PoseRegressor
 from pose_reloc.models.pose_discriminator import pose_vector, PoseDiscriminator
 
 torch.set_num_threads(1)
@@ -244,19 +243,8 @@ def test_localizers_declare_their_options():
         assert spec.description and spec.to_json()['name'] == spec.name
 
 
-def _apr_bundle(path):
-    torch.manual_seed(0)
-    model = PoseRegressor('tiny', None, fc_dim=16, dropout=0.3, rotation='quat').eval()
-    meta = {'scenes': [{'name': 's', 'translation_mean': [0, 0, 0], 'translation_scale': 1.0,
-                        'coord_mean': None, 'camera': None}],
-            'input': {'height': H, 'width': W, 'resize': 0, 'mean': [0.5] * 3,
-                      'std': [0.25] * 3},
-            'uncertainty': {'mc_samples': 4, 'mc_dropout': 0.3}}
-    return save_bundle(path, 'apr', model.architecture, model.state_dict(), meta)
-
-
 def test_load_localizer_validates_options_against_the_declaration(tmp_path):
-    path = _apr_bundle(tmp_path / 'b')
+    path = _apr_bundle(tmp_path / 'b', mc_samples=4, height=H, width=W)
     with pytest.raises(ValueError, match=r'unknown APR localizer option\(s\) min_inliers; '
                        r'the APR localizer accepts: covariance_scale, mc_samples'):
         load_localizer(path, device='cpu', min_inliers=3)
@@ -290,7 +278,7 @@ def test_eval_option_named_like_an_evaluate_keyword_is_refused(tmp_path, capsys)
     from pose_reloc.cli import main
     from pose_reloc.inference import check_localizer_options
     from pose_reloc.inference.evaluate import evaluate
-    path = _apr_bundle(tmp_path / 'b')
+    path = _apr_bundle(tmp_path / 'b', mc_samples=4, height=H, width=W)
     for item in ('device=cpu', 'progress=false', 'json_out=x.json'):
         assert main(['eval', str(path), str(tmp_path / 'data'), '-o', item]) == 1
         err = capsys.readouterr().err
