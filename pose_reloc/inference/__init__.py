@@ -94,8 +94,8 @@ def load_localizer(bundle_path: Union[str, Path], device: str = 'auto', **option
             ones) or an invalid value.
     """
     method = read_bundle_config(bundle_path)['method']
-    factory = localizer_factory(method)
-    return factory(bundle_path, device=device, **check_localizer_options(bundle_path, options))
+    options = _check_method_options(method, options)
+    return localizer_factory(method)(bundle_path, device=device, **options)
 
 
 def check_localizer_options(bundle_path: Union[str, Path],
@@ -119,8 +119,12 @@ def check_localizer_options(bundle_path: Union[str, Path],
         ValueError: for an option the localizer does not declare (naming it and the
             accepted ones) or an invalid value.
     """
+    return _check_method_options(read_bundle_config(bundle_path)['method'], options)
+
+
+def _check_method_options(method: str, options: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check ``options`` against ``method``'s declaration (imports its localizer module)."""
     from pose_reloc.inference.base import check_options
-    method = read_bundle_config(bundle_path)['method']
     localizer_factory(method)
     return check_options(OPTIONS.get(method, ()), options, f'{method.upper()} localizer')
 
