@@ -18,17 +18,15 @@ Run: ``python benchmarks/bench_cloud_render.py [--points 10000000] [--views 20]`
 """
 
 import argparse
-import datetime
 import json
-import os
 from pathlib import Path
-import platform
 import shutil
 import sys
 import tempfile
 import time
 
 import numpy as np
+from report import run_header, save_report
 import torch
 
 from pose_reloc.data.cloud_render import CloudRenderer, render_cloud_dataset, sample_views
@@ -66,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.split('x'))
-    load_before = os.getloadavg()[0]
+    header = run_header('python benchmarks/bench_cloud_render.py', threads=args.threads)
     tmp = Path(tempfile.mkdtemp(prefix='bench_cloud_'))
     try:
         root = generate_dataset(tmp / 'synth', preset='room', scenes=1, frames=3,
@@ -91,11 +89,7 @@ def main() -> int:
                              progress=False)
         e2e = time.perf_counter() - e0
         result = {
-            'command': 'python benchmarks/bench_cloud_render.py ' + ' '.join(sys.argv[1:]),
-            'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-            'hardware': f'{platform.processor() or platform.machine()}, '
-                        f'{os.cpu_count()} CPUs (shared), torch threads {args.threads}',
-            'load_average_1min_before_after': [load_before, os.getloadavg()[0]],
+            **header,
             'results': {
                 'points': len(cloud), 'scan_points': len(scan), 'size': [width, height],
                 'ply_bytes': path.stat().st_size,
@@ -112,10 +106,8 @@ def main() -> int:
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + '\n')
+    print(json.dumps(result, indent=2))
+    save_report(result, args.out)
     return 0
 
 

@@ -22,11 +22,8 @@ Run: ``python benchmarks/bench_dance.py [--views 300] [--frames 300] [--cut-minu
 """
 
 import argparse
-import datetime
 import json
-import os
 from pathlib import Path
-import platform
 import shutil
 import sys
 import tempfile
@@ -34,6 +31,7 @@ import time
 
 import cv2
 import numpy as np
+from report import run_header, save_report
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +106,7 @@ def main() -> int:
     from pose_reloc.workflows import train_from_preset
     torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.split('x'))
-    load_before = os.getloadavg()[0]
+    header = run_header('python benchmarks/bench_dance.py', threads=args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix='bench_dance_'))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -179,11 +177,7 @@ def main() -> int:
             for a, b in zip(order[:3], order[1:3])),
     }
     result = {
-        'command': 'python benchmarks/bench_dance.py ' + ' '.join(sys.argv[1:]),
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'hardware': f'{platform.machine()}, {os.cpu_count()} CPUs (shared), torch threads '
-                    f'{args.threads}',
-        'load_average_1min_before_after': [load_before, os.getloadavg()[0]],
+        **header,
         'settings': {'scr_config': args.scr_config, 'views': args.views,
                      'frames': args.frames, 'size': [width, height],
                      'cut_minutes': args.cut_minutes, 'scr_minutes': args.scr_minutes,
@@ -192,9 +186,8 @@ def main() -> int:
         'figure': str(figure.relative_to(REPO)) if figure.is_relative_to(REPO) else str(figure),
         'total_minutes': round((time.monotonic() - t0) / 60.0, 1),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    (args.out / f'bench_dance{suffix.replace("-", "_")}.json').write_text(text + '\n')
+    print(json.dumps(result, indent=2))
+    save_report(result, args.out / f'bench_dance{suffix.replace("-", "_")}.json')
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
